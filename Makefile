@@ -1,0 +1,44 @@
+# `make run` opens a chat with the bot; `make test` runs every test. Both install what they
+# need first (virtual environments, services), so a fresh clone needs nothing by hand.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# The bot runs on Python 3.11: take python3.11 from PATH, else pyenv's, else python3 if it is 3.11.
+PYTHON311 ?= $(shell command -v python3.11 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.11*/bin/python3.11 2>/dev/null | tail -n 1 || true)
+ifeq ($(strip $(PYTHON311)),)
+PYTHON311 := $(shell python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && command -v python3)
+endif
+BOT_STAMP := $(VENV)/.installed
+
+.PHONY: help setup run chat test lint bench
+help:
+	@echo "make run    talk to the bot in this terminal"
+	@echo "make test   lint, type-check and run every test"
+	@echo "make bench  measure the engine (and the services) on this machine"
+
+$(BOT_STAMP): pyproject.toml
+	@test -n "$(PYTHON311)" || { echo "Python 3.11 is required (python3.11 on PATH or under pyenv)."; exit 1; }
+	$(PYTHON311) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(BOT_STAMP)
+
+run: setup
+	$(PY) -m bot chat
+
+lint: setup
+	$(VENV)/bin/ruff check bot flows nlu storage tests
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) tests/bench/bench_engine.py
+
+-include nlu/nlu.mk
+-include storage/storage.mk

@@ -1,0 +1,95 @@
+"""Golden transcripts of each persona through the JSONL interface of ``python -m bot chat``.
+
+Each ``golden/<name>.in`` holds what the person types, one line each; ``<name>.jsonl`` holds
+what the bot must answer, reviewed by a person. ``UPDATE_GOLDEN=1 make test`` rewrites them
+after a deliberate change; review the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).parent.parent
+NOW = "2026-11-22T09:00:00+01:00"
+TRANSCRIPTS = sorted(path.stem for path in GOLDEN.glob("*.in"))
+KEYS = {"turn", "text", "options", "multi", "question", "contacts", "crisis", "level"}
+
+
+def run_chat(lines: list[str], *extra: str) -> list[dict[str, object]]:
+    env = {**os.environ, "NLU_URL": "", "LOG_LEVEL": "DEBUG"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--jsonl", "--now", NOW, *extra],
+        input="".join(line + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return [json.loads(line) for line in completed.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS)
+def test_golden_transcript(name: str) -> None:
+    lines = (GOLDEN / f"{name}.in").read_text(encoding="utf-8").splitlines()
+    records = run_chat(lines)
+    expected_path = GOLDEN / f"{name}.jsonl"
+    rendered = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if os.environ.get("UPDATE_GOLDEN"):
+        expected_path.write_text(rendered, encoding="utf-8")
+    assert rendered == expected_path.read_text(encoding="utf-8")
+
+
+def test_there_is_a_transcript_per_persona() -> None:
+    assert {"self", "relative", "colleague", "crisis"} <= set(TRANSCRIPTS)
+
+
+def test_the_interface_numbers_turns_and_closes_each_one() -> None:
+    records = run_chat(["self", "", "liberal"])
+    turns = [r["turn"] for r in records if r.get("done")]
+    assert turns == [0, 1, 2, 3]
+    for record in records:
+        if record.get("done"):
+            assert set(record) == {"turn", "done"}
+        else:
+            assert set(record) == KEYS
+    last_of_each_turn = {}
+    for record in records:
+        if not record.get("done"):
+            last_of_each_turn[record["turn"]] = record
+    assert last_of_each_turn[1]["question"] == "practice"
+    assert last_of_each_turn[3]["question"] == "age"
+
+
+def test_multi_choice_by_ids_or_numbers() -> None:
+    by_ids = run_chat(["relative", "alcohol,withdrawal"])
+    by_numbers = run_chat(["relative", "7, 6"])
+    assert by_ids[-2]["question"] == by_numbers[-2]["question"] == "urgency"
+
+
+def test_english_by_option() -> None:
+    records = run_chat(["self"], "--locale", "en")
+    assert records[-2]["text"].startswith("How do you practise")
+
+
+def test_logs_never_reach_stdout_nor_carry_what_was_typed() -> None:
+    marker = "Zygomar Quistrel 06 12 34 56 78"
+    env = {**os.environ, "NLU_URL": "", "LOG_LEVEL": "DEBUG"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--jsonl", "--now", NOW],
+        input=f"relative\n1\nweeks\n83\nyes\n{marker}\n{marker}\n",
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=True,
+    )
+    assert "event=" in completed.stderr
+    assert marker not in completed.stderr
+    assert "Zygomar" not in completed.stderr
+    for line in completed.stdout.splitlines():
+        json.loads(line)

@@ -1,8 +1,10 @@
-"""Command line: ``python -m bot chat`` (add ``--jsonl`` for the machine interface)."""
+"""Command line: ``python -m bot chat`` (add ``--jsonl`` for the machine interface), and the
+operator and commission commands (``keys``, ``staff``, ``purge``)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from datetime import UTC, datetime
@@ -10,10 +12,15 @@ from datetime import UTC, datetime
 from bot import terminal
 from bot.config import Settings
 from bot.memory import MemoryKeeper
-from bot.service import Conversations
+from bot.service import CaseKeeper, Conversations
+from bot.staff_cli import add_commands
+from bot.store_keeper import StoreKeeper
 from flows.resources import Resources
 from flows.texts import LOCALES
 from flows.understanding import Understanding
+from storage import StorageError, StorageSettings, demo_keys, open_store
+
+log = logging.getLogger("bot")
 
 
 def _understanding(settings: Settings) -> Understanding | None:
@@ -24,18 +31,44 @@ def _understanding(settings: Settings) -> Understanding | None:
     return RasaUnderstanding(settings.nlu_url, settings.nlu_token)
 
 
-def _chat(args: argparse.Namespace, settings: Settings) -> None:
+async def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    keeper: CaseKeeper
+    store = None
+    if args.memory:
+        keeper = MemoryKeeper()
+    else:
+        storage = StorageSettings.from_env()
+        if args.demo_keys:
+            status = demo_keys(storage.data_dir, storage.secrets_file)
+            if status.created:
+                sys.stderr.write(
+                    f"Throwaway demo keys written beside {status.secrets_file}: "
+                    "fine for trying the bot, never for a real deployment "
+                    "(run `python -m bot keys init` there).\n"
+                )
+        try:
+            store = await open_store(storage)
+        except StorageError as error:
+            sys.stderr.write(f"The store cannot open: {error}. Run `make run` once, or "
+                             "`python -m bot keys init`.\n")
+            return 2
+        keeper = StoreKeeper(store)
     conversations = Conversations(
         resources=Resources.load(settings.deployment_file),
         channel="terminal",
-        keeper=MemoryKeeper(),
+        keeper=keeper,
         understanding=_understanding(settings),
         locale=args.locale or settings.locale,
     )
     if args.now is not None:
         fixed = args.now
         conversations.clock = lambda: fixed
-    terminal.main(conversations, jsonl=args.jsonl)
+    try:
+        await terminal.run(conversations, jsonl=args.jsonl)
+    finally:
+        if store is not None:
+            await store.close()
+    return 0
 
 
 def _aware_datetime(value: str) -> datetime:
@@ -43,24 +76,37 @@ def _aware_datetime(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot")
     commands = parser.add_subparsers(dest="command", required=True)
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--jsonl", action="store_true", help="one JSON object per line")
     chat.add_argument("--locale", choices=LOCALES, help="language (default: BOT_LOCALE or fr)")
     chat.add_argument(
+        "--memory", action="store_true", help="keep nothing: the conversation lives in memory"
+    )
+    chat.add_argument(
+        "--demo-keys", action="store_true", help="create throwaway keys if none exist yet"
+    )
+    chat.add_argument(
         "--now",
         type=_aware_datetime,
         help="pretend the time is this ISO 8601 instant (reproducible transcripts and demos)",
     )
-    chat.set_defaults(run=_chat)
+    chat.set_defaults(func=None)
+    add_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     # Logs go to stderr only: stdout belongs to the conversation.
     logging.basicConfig(stream=sys.stderr, level=settings.log_level)
-    args.run(args, settings)
+    if args.command == "chat":
+        try:
+            return asyncio.run(_chat(args, settings))
+        except KeyboardInterrupt:
+            return 130
+    code: int = args.func(args)
+    return code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -43,7 +43,9 @@ class MemoryKeeper:
     async def update_case(self, pseudonym: str, update: CaseUpdated) -> None:
         self.cases.setdefault(pseudonym, MemoryCase({})).update = update
 
-    async def seal_for_commission(self, pseudonym: str, kind: str, text: str) -> None:
+    async def seal_for_commission(
+        self, pseudonym: str, kind: str, text: str, sequence: int
+    ) -> None:
         self.cases.setdefault(pseudonym, MemoryCase({})).sealed.append((kind, text))
 
     async def book_slot(self, pseudonym: str, slot_id: str) -> bool:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from flows.crisis import detect_crisis
-from flows.engine import Event, Reply, SlotUnavailable, UserMessage, handle, start
+from flows.engine import Event, Reply, SlotUnavailable, UserMessage, handle, resume, start
 from flows.messages import (
     BotMessage,
     CaseUpdated,
@@ -48,7 +48,9 @@ class CaseKeeper(Protocol):
     async def save_state(self, pseudonym: str, state: dict[str, object]) -> None: ...
     async def taken_slots(self) -> frozenset[str]: ...
     async def update_case(self, pseudonym: str, update: CaseUpdated) -> None: ...
-    async def seal_for_commission(self, pseudonym: str, kind: str, text: str) -> None: ...
+    async def seal_for_commission(
+        self, pseudonym: str, kind: str, text: str, sequence: int
+    ) -> None: ...
     async def book_slot(self, pseudonym: str, slot_id: str) -> bool: ...
     async def erase(self, pseudonym: str) -> None: ...
 
@@ -77,6 +79,7 @@ class Conversations:
     understanding: Understanding | None = None
     commission_connected: bool = False
     locale: str = "fr"
+    nlu_deadline: float = NLU_DEADLINE_SECONDS
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -93,9 +96,15 @@ class Conversations:
         )
 
     async def welcome(self, identity: str) -> list[BotMessage]:
+        """The first words of a session: the welcome, or where a kept conversation was."""
         pseudonym = self.keeper.pseudonym(self.channel, identity)
         async with self._lock(pseudonym):
-            reply = start(await self._context(), self.locale)
+            saved = await self.keeper.load_state(pseudonym)
+            context = await self._context()
+            if saved is None:
+                reply = start(context, self.locale)
+            else:
+                reply = resume(ConversationState.from_dict(saved), context)
             return await self._finish(pseudonym, reply)
 
     async def receive(
@@ -126,7 +135,7 @@ class Conversations:
             return None
         try:
             return await asyncio.wait_for(
-                self.understanding.interpret(text), timeout=NLU_DEADLINE_SECONDS
+                self.understanding.interpret(text), timeout=self.nlu_deadline
             )
         except (TimeoutError, OSError):
             log.warning("event=nlu_unavailable")
@@ -149,7 +158,9 @@ class Conversations:
             await self.keeper.update_case(pseudonym, effect)
             log.info("event=case_updated pseudonym=%s level=%s", pseudonym[:12], effect.level)
         elif isinstance(effect, MessageForCommission):
-            await self.keeper.seal_for_commission(pseudonym, effect.kind, effect.text)
+            await self.keeper.seal_for_commission(
+                pseudonym, effect.kind, effect.text, effect.sequence
+            )
             log.info("event=sealed_for_commission pseudonym=%s", pseudonym[:12])
         elif isinstance(effect, SlotRequested):
             if not await self.keeper.book_slot(pseudonym, effect.slot_id):

@@ -54,9 +54,6 @@ async def run_interactive(conversations: Conversations, stdin: TextIO, stdout: T
     stdout.write("\n")
 
 
-def main(conversations: Conversations, jsonl: bool) -> None:
+async def run(conversations: Conversations, jsonl: bool) -> None:
     runner = run_jsonl if jsonl else run_interactive
-    try:
-        asyncio.run(runner(conversations, sys.stdin, sys.stdout))
-    except KeyboardInterrupt:
-        sys.stdout.write("\n")
+    await runner(conversations, sys.stdin, sys.stdout)

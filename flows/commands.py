@@ -42,7 +42,7 @@ INTENT_NEEDS: Mapping[str, str] = {
     "assault": "assault",
 }
 # Below this, an NLU guess is not worth acting on; the options are asked again instead.
-NLU_MIN_CONFIDENCE = 0.6
+NLU_MIN_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,10 @@ LEXICON = Path(__file__).parent / "data" / "crisis_lexicon.yaml"
 # The NLU is trained with hard negatives (figurative speech, patients), so an even guess is
 # enough: a false alarm costs a kind message and a question, a miss can cost a life.
 NLU_CRISIS_THRESHOLD: float = 0.5
-# Clauses are where a guard's veto stops: "mort de fatigue, je veux mourir" is two clauses.
-_CLAUSE_BREAK = re.compile(r"[.!?;,:\n\u2026]+")
+# Sentences bound the guards that read a whole sentence ("je ne serai plus là, je pars en
+# congé"); clauses bound every other guard: "mort de fatigue et je veux mourir" is two.
+_SENTENCE_BREAK = re.compile(r"[.!?\n\u2026]+")
+_CLAUSE_BREAK = re.compile(r"[;,:]+|\s(?:et|mais|puis|and|but)\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,13 @@ class _Lexicon:
     rules: tuple[tuple[str, re.Pattern[str]], ...]
     # Each guard with the rules it may veto (None: every rule).
     guards: tuple[tuple[re.Pattern[str], frozenset[str] | None], ...]
+    sentence_guards: tuple[tuple[re.Pattern[str], frozenset[str] | None], ...]
     self_marker: re.Pattern[str]
     other_marker: re.Pattern[str]
     reflexive_other: re.Pattern[str]
     reported: re.Pattern[str]
     owner_after: re.Pattern[str]
+    discovered: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -50,15 +54,24 @@ def _lexicon() -> _Lexicon:
     subjects = data["subjects"]
     return _Lexicon(
         rules=tuple((rule["id"], re.compile(rule["pattern"])) for rule in data["rules"]),
-        guards=tuple(
-            (re.compile(guard["pattern"]), frozenset(guard["rules"]) if "rules" in guard else None)
-            for guard in data["guards"]
-        ),
+        guards=_guards(data["guards"], sentence=False),
+        sentence_guards=_guards(data["guards"], sentence=True),
         self_marker=re.compile(subjects["self"]),
         other_marker=re.compile(subjects["other"]),
         reflexive_other=re.compile(subjects["reflexive_other"]),
         reported=re.compile(subjects["reported"]),
         owner_after=re.compile(subjects["owner_after"]),
+        discovered=re.compile(subjects["discovered"]),
+    )
+
+
+def _guards(
+    guards: list[dict[str, Any]], *, sentence: bool
+) -> tuple[tuple[re.Pattern[str], frozenset[str] | None], ...]:
+    return tuple(
+        (re.compile(guard["pattern"]), frozenset(guard["rules"]) if "rules" in guard else None)
+        for guard in guards
+        if bool(guard.get("sentence")) == sentence
     )
 
 
@@ -66,16 +79,29 @@ def detect_crisis(text: str, interpretation: Interpretation | None = None) -> Cr
     """A signal when the text speaks of suicide, self-harm or a wish to die; else None."""
     lexicon = _lexicon()
     quoting_someone = False
-    for clause in _CLAUSE_BREAK.split(text):
-        folded = fold(clause)
-        if not folded:
-            continue
-        hit = _first_hit(folded, lexicon)
-        if hit is not None:
-            rule, match = hit
-            return CrisisSignal(rule, quoting_someone or _about_other(folded, match, lexicon))
-        # "Il m'a dit : … sans moi": the words after the colon are his, not the writer's.
-        quoting_someone = _introduces_quote(folded, lexicon)
+    said_before = ""  # what came before, for who is speaking of whom
+    for sentence in _SENTENCE_BREAK.split(text):
+        spared = frozenset(
+            rule
+            for guard, rules in lexicon.sentence_guards
+            if guard.search(fold(sentence))
+            for rule in rules or ()
+        )
+        for clause in _CLAUSE_BREAK.split(sentence):
+            folded = fold(clause)
+            if not folded:
+                continue
+            hit = _first_hit(folded, lexicon, spared)
+            if hit is not None:
+                rule, match = hit
+                about_other = quoting_someone or _about_other(said_before, folded, match, lexicon)
+                if not about_other and lexicon.discovered.search(said_before + folded):
+                    # "J'ai trouvé une corde…, mon mari s'y enferme": the one named after.
+                    about_other = bool(lexicon.other_marker.search(fold(text)))
+                return CrisisSignal(rule, about_other)
+            # "Il m'a dit : … sans moi": the words after the colon are his, not the writer's.
+            quoting_someone = _introduces_quote(folded, lexicon)
+            said_before += folded + " "
     if (
         interpretation is not None
         and interpretation.intent == "crisis"
@@ -86,13 +112,17 @@ def detect_crisis(text: str, interpretation: Interpretation | None = None) -> Cr
     return None
 
 
-def _first_hit(folded: str, lexicon: _Lexicon) -> tuple[str, re.Match[str]] | None:
+def _first_hit(
+    folded: str, lexicon: _Lexicon, spared: frozenset[str] = frozenset()
+) -> tuple[str, re.Match[str]] | None:
     vetoes = [
         (match.span(), rules)
         for guard, rules in lexicon.guards
         for match in guard.finditer(folded)
     ]
     for rule_id, pattern in lexicon.rules:
+        if rule_id in spared:
+            continue
         for match in pattern.finditer(folded):
             start, end = match.span()
             if not any(
@@ -103,13 +133,13 @@ def _first_hit(folded: str, lexicon: _Lexicon) -> tuple[str, re.Match[str]] | No
     return None
 
 
-def _about_other(folded: str, match: re.Match[str], lexicon: _Lexicon) -> bool:
+def _about_other(said_before: str, folded: str, match: re.Match[str], lexicon: _Lexicon) -> bool:
     """Who the hit is about: a reflexive verb in the hit, someone named then quoted, else
     the nearest subject before the hit."""
     words = match.group()
     if lexicon.reflexive_other.search(words):
         return True
-    before = folded[: match.start()]
+    before = said_before + folded[: match.start()]
     first_other = lexicon.other_marker.search(before)
     if first_other and lexicon.reported.search(before, first_other.end()):
         return True

@@ -59,6 +59,14 @@ def start(context: Context, locale: str = DEFAULT_LOCALE) -> Reply:
     return _reply(turn)
 
 
+def resume(state: ConversationState, context: Context) -> Reply:
+    """A person comes back to a conversation kept from before: the same question again."""
+    turn = journey.Turn(state, context)
+    turn.say(turn.t("welcome.back"))
+    turn.reask()
+    return _reply(turn)
+
+
 def handle(state: ConversationState, event: Event, context: Context) -> Reply:
     turn = journey.Turn(state, context)
     if isinstance(event, SlotUnavailable):
@@ -224,4 +232,6 @@ def _persona_from_text(
     return True
 
 
-__all__ = ["BotMessage", "Event", "Reply", "SlotUnavailable", "UserMessage", "handle", "start"]
+__all__ = [
+    "BotMessage", "Event", "Reply", "SlotUnavailable", "UserMessage", "handle", "resume", "start",
+]

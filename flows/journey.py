@@ -339,11 +339,9 @@ class Turn:
 
     def record_for_commission(self, step: str, text: str) -> None:
         # The words go out sealed as an effect; the state keeps only that something was said.
-        self.effects.append(MessageForCommission(kind=step, text=text))
-        self.state = replace(
-            self.state.with_answer(step, "given"),
-            commission_messages=self.state.commission_messages + 1,
-        )
+        sequence = self.state.commission_messages + 1
+        self.effects.append(MessageForCommission(kind=step, text=text, sequence=sequence))
+        self.state = replace(self.state.with_answer(step, "given"), commission_messages=sequence)
         self.say(self.t(self.commission_notice(f"commission.received_{step}")))
 
     # -- crisis --------------------------------------------------------------------------

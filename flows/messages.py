@@ -58,6 +58,9 @@ class MessageForCommission:
 
     kind: str  # "message" or "contact"
     text: str
+    # The how-many-th message of the case: a turn replayed after a crash carries the same
+    # number again, so the driver can refuse to deliver it twice.
+    sequence: int
 
 
 @dataclass(frozen=True)

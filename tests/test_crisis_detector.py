@@ -22,15 +22,20 @@ def sentences(name: str) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-FIRST_PERSON = sentences("positive_fr.txt") + sentences("positive_en.txt")
-OTHER_PERSON = sentences("positive_other_fr.txt") + sentences("positive_other_en.txt")
-NEGATIVE = sentences("negative_fr.txt") + sentences("negative_en.txt")
+def corpus(pattern: str, *, exclude: str = "") -> list[str]:
+    files = sorted(p for p in CORPUS.glob(pattern) if not exclude or not p.match(exclude))
+    return [line for path in files for line in sentences(path.name)]
+
+
+FIRST_PERSON = corpus("positive_*.txt", exclude="positive_other_*")
+OTHER_PERSON = corpus("positive_other_*.txt")
+NEGATIVE = corpus("negative_*.txt")
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(FIRST_PERSON) + len(OTHER_PERSON) >= 250
-    assert len(OTHER_PERSON) >= 60
-    assert len(NEGATIVE) >= 190
+    assert len(FIRST_PERSON) + len(OTHER_PERSON) >= 400
+    assert len(OTHER_PERSON) >= 100
+    assert len(NEGATIVE) >= 290
 
 
 def test_every_crisis_is_caught() -> None:

@@ -57,7 +57,7 @@ def test_self_journey_with_screening_routes_appointment_and_sealed_message() -> 
     assert chat.step == "message"
     chat.say("Je n'arrive plus à payer l'URSSAF")
     sealed = [e for e in chat.effects() if isinstance(e, MessageForCommission)]
-    assert sealed == [MessageForCommission("message", "Je n'arrive plus à payer l'URSSAF")]
+    assert sealed == [MessageForCommission("message", "Je n'arrive plus à payer l'URSSAF", 1)]
     assert "URSSAF" not in str(chat.state.to_dict())
     chat.say("passer")
     assert chat.step == "slot"
@@ -108,7 +108,7 @@ def test_crisis_in_free_text_answers_first_then_resumes_the_journey() -> None:
     assert "Appelez le 15 maintenant" in closing
     assert chat.step == "contact"
     chat.say("06 00 00 00 00")
-    assert MessageForCommission("contact", "06 00 00 00 00") in chat.last.effects
+    assert MessageForCommission("contact", "06 00 00 00 00", 1) in chat.last.effects
     assert chat.step == "age"
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,22 @@ TRANSCRIPTS = sorted(path.stem for path in GOLDEN.glob("*.in"))
 KEYS = {"turn", "text", "options", "multi", "question", "contacts", "crisis", "level"}
 
 
+def isolated_env(tmp: Path) -> dict[str, str]:
+    """Each run gets its own store and throwaway keys, so no conversation carries over."""
+    return {
+        **os.environ, "NLU_URL": "", "LOG_LEVEL": "DEBUG",
+        "DATA_DIR": str(tmp / "var"), "SECRETS_FILE": str(tmp / "secrets" / "server.json"),
+    }
+
+
 def run_chat(lines: list[str], *extra: str) -> list[dict[str, object]]:
-    env = {**os.environ, "NLU_URL": "", "LOG_LEVEL": "DEBUG"}
+    with tempfile.TemporaryDirectory() as tmp:
+        return _run_chat(lines, isolated_env(Path(tmp)), *extra)
+
+
+def _run_chat(lines: list[str], env: dict[str, str], *extra: str) -> list[dict[str, object]]:
     completed = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--jsonl", "--now", NOW, *extra],
+        [sys.executable, "-m", "bot", "chat", "--jsonl", "--demo-keys", "--now", NOW, *extra],
         input="".join(line + "\n" for line in lines),
         capture_output=True,
         text=True,
@@ -80,11 +93,11 @@ def test_english_by_option() -> None:
     assert records[-2]["text"].startswith("How do you practise")
 
 
-def test_logs_never_reach_stdout_nor_carry_what_was_typed() -> None:
+def test_logs_never_reach_stdout_nor_carry_what_was_typed(tmp_path: Path) -> None:
     marker = "Zygomar Quistrel 06 12 34 56 78"
-    env = {**os.environ, "NLU_URL": "", "LOG_LEVEL": "DEBUG"}
+    env = isolated_env(tmp_path)
     completed = subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--jsonl", "--now", NOW],
+        [sys.executable, "-m", "bot", "chat", "--jsonl", "--demo-keys", "--now", NOW],
         input=f"relative\n1\nweeks\n83\nyes\n{marker}\n{marker}\n",
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=True,
     )

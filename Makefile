@@ -12,7 +12,7 @@ PYTHON311 := $(shell python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3
 endif
 BOT_STAMP := $(VENV)/.installed
 
-.PHONY: help setup run chat test lint bench
+.PHONY: help setup run test lint bench bench-engine
 help:
 	@echo "make run    talk to the bot in this terminal"
 	@echo "make test   lint, type-check and run every test"
@@ -21,24 +21,25 @@ help:
 $(BOT_STAMP): pyproject.toml
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 is required (python3.11 on PATH or under pyenv)."; exit 1; }
 	$(PYTHON311) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 setup: $(BOT_STAMP)
 
-run: setup
-	$(PY) -m bot chat
+run: setup nlu-ready
+	$(PY) -m bot chat --demo-keys --local-nlu
 
 lint: setup
 	$(VENV)/bin/ruff check bot flows nlu storage tests
 	$(VENV)/bin/mypy
 
-test: setup lint
+test: setup lint postgres-ready nlu-check
 	$(VENV)/bin/pytest
 
-bench: setup
+bench: setup bench-engine bench-storage bench-nlu
+
+bench-engine: setup
 	$(PY) tests/bench/bench_engine.py
 
--include nlu/nlu.mk
--include storage/storage.mk
+include nlu/nlu.mk
+include storage/storage.mk

@@ -18,17 +18,32 @@ from bot.store_keeper import StoreKeeper
 from flows.resources import Resources
 from flows.texts import LOCALES
 from flows.understanding import Understanding
+from nlu.client import RasaUnderstanding
+from nlu.service import NluService, missing
 from storage import StorageError, StorageSettings, demo_keys, open_store
 
 log = logging.getLogger("bot")
 
 
-def _understanding(settings: Settings) -> Understanding | None:
+def _understanding(settings: Settings, local: NluService | None) -> Understanding | None:
+    if local is not None:
+        return RasaUnderstanding(local.url, local.token)
     if not settings.nlu_url:
         return None
-    from nlu.client import RasaUnderstanding
-
     return RasaUnderstanding(settings.nlu_url, settings.nlu_token)
+
+
+def _start_local_nlu() -> NluService | None:
+    problem = missing()
+    if problem:
+        sys.stderr.write(f"{problem} The bot goes on without it.\n")
+        return None
+    sys.stderr.write("Starting the language service on loopback (this takes a few seconds)…\n")
+    try:
+        return NluService().start()
+    except RuntimeError as error:
+        sys.stderr.write(f"The language service did not start ({error}); going on without it.\n")
+        return None
 
 
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -53,11 +68,12 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
                              "`python -m bot keys init`.\n")
             return 2
         keeper = StoreKeeper(store)
+    local_nlu = _start_local_nlu() if args.local_nlu else None
     conversations = Conversations(
         resources=Resources.load(settings.deployment_file),
         channel="terminal",
         keeper=keeper,
-        understanding=_understanding(settings),
+        understanding=_understanding(settings, local_nlu),
         locale=args.locale or settings.locale,
     )
     if args.now is not None:
@@ -68,6 +84,8 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if store is not None:
             await store.close()
+        if local_nlu is not None:
+            local_nlu.stop()
     return 0
 
 
@@ -87,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     chat.add_argument(
         "--demo-keys", action="store_true", help="create throwaway keys if none exist yet"
+    )
+    chat.add_argument(
+        "--local-nlu", action="store_true",
+        help="start the Rasa NLU service on loopback for this chat (make run)",
     )
     chat.add_argument(
         "--now",

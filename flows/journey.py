@@ -181,7 +181,7 @@ class Turn:
             item = load_questionnaires()[instrument].item(number)
             return {str(option.score): option.label[locale] for option in item.options}
         if step == "slot":
-            labels = {slot.id: self.slot_label(slot.id) for slot in self.free_slots()}
+            labels = {slot.id: self.slot_label(slot) for slot in self.free_slots()}
             return {**labels, "none": self.t("questions.slot.options.none")}
         question = QUESTIONS[step]
         prefix = "common" if question.common_options else f"questions.{step}.options"
@@ -411,9 +411,7 @@ class Turn:
         slots = [s for s in deployment.upcoming_slots(self.context.now) if s.id not in taken]
         return tuple(slots[:MAX_SLOTS_SHOWN])
 
-    def slot_label(self, slot_id: str) -> str:
-        deployment = self.context.resources.deployment
-        slot = next(s for s in deployment.upcoming_slots(self.context.now) if s.id == slot_id)
+    def slot_label(self, slot: Slot) -> str:
         start = slot.start
         return self.t(
             "slot.label",
@@ -429,7 +427,8 @@ class Turn:
             self.state = self.state.with_answer("slot", "none")
             self.say(self.t("slot.declined"))
         else:
-            label = self.slot_label(option)
+            slot = next(s for s in self.free_slots() if s.id == option)
+            label = self.slot_label(slot)
             self.state = self.state.with_answer("slot", option)
             self.effects.append(SlotRequested(option))
             place = self.context.resources.deployment.place[self.state.locale]

@@ -17,7 +17,7 @@ import httpx
 import yaml
 
 from nlu.client import RasaUnderstanding
-from tests.nlu.service import NluService, missing
+from nlu.service import NluService, missing
 
 HELDOUT = Path(__file__).resolve().parents[1] / "nlu" / "data" / "heldout.yml"
 ROUNDS = 5

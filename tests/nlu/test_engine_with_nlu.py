@@ -1,0 +1,146 @@
+"""The engine with the real NLU service: free-text openings find their journey, and a crisis
+is still caught, and the conversation goes on, once the service is gone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.memory import MemoryKeeper
+from bot.service import Conversations
+from flows.crisis import detect_crisis
+from flows.resources import Resources
+from nlu.client import RasaUnderstanding
+from nlu.service import NluService
+from tests.conftest import NOW
+
+RESOURCES = Resources.load()
+
+# Openings the lexicons of flows/ do not know: only the NLU can route them.
+TOPIC_OPENINGS = {
+    "burnout": ("je suis vidé, je n'ai plus aucune énergie pour mes patients", "psychological"),
+    "financial_difficulty": ("je n'arrive plus à payer mes charges sociales", "financial"),
+    "legal_disciplinary": (
+        "un patient a porté plainte contre moi devant la chambre disciplinaire",
+        "legal",
+    ),
+    "addiction": ("je prends du tramadol tous les soirs pour tenir", "addiction"),
+    "assault": ("un patient m'a frappé en consultation hier", "assault"),
+    "physical_illness": (
+        "on vient de me diagnostiquer un cancer et je ne sais pas comment continuer",
+        "health",
+    ),
+}
+PERSONA_OPENINGS = {
+    "relative_concern": (
+        "je m'inquiète pour mon époux qui exerce en libéral, il ne se ressemble plus",
+        "relative",
+    ),
+    "report_colleague": (
+        "je voudrais signaler une consœur du service qui va très mal",
+        "colleague",
+    ),
+}
+COMMAND_OPENINGS = {
+    "request_appointment": ("est-il possible de voir quelqu'un du conseil en personne ?", "slot"),
+    "erase_data": ("pouvez-vous détruire tout ce que je vous ai raconté ?", "erase.confirm"),
+}
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def understanding(nlu_service: NluService) -> AsyncIterator[RasaUnderstanding]:
+    # A generous deadline here: on a busy two-core machine a parse may take longer than the
+    # 0.8 s a person is made to wait, and these tests are about routing, not speed.
+    client = RasaUnderstanding(nlu_service.url, nlu_service.token, timeout_s=10.0)
+    yield client
+    await client.aclose()
+
+
+def conversations(understanding: RasaUnderstanding | None) -> Conversations:
+    return Conversations(
+        resources=RESOURCES,
+        channel="matrix",
+        keeper=MemoryKeeper(),
+        understanding=understanding,
+        clock=lambda: NOW,
+        nlu_deadline=15.0,
+    )
+
+
+@pytest.mark.parametrize("intent", sorted(TOPIC_OPENINGS))
+async def test_a_free_text_opening_about_oneself_starts_the_self_journey(
+    understanding: RasaUnderstanding, intent: str
+) -> None:
+    text, need = TOPIC_OPENINGS[intent]
+    chat = conversations(understanding)
+    await chat.welcome("person")
+    messages = await chat.receive("person", text)
+    assert messages[-1].question == "practice", intent
+    state = await chat.keeper.load_state(chat.keeper.pseudonym("matrix", "person"))
+    assert state is not None and state["persona"] == "self"
+    assert need in state["choices"]["needs_hint"]
+
+
+@pytest.mark.parametrize("intent", sorted(PERSONA_OPENINGS))
+async def test_a_free_text_opening_about_someone_else_starts_their_journey(
+    understanding: RasaUnderstanding, intent: str
+) -> None:
+    text, persona = PERSONA_OPENINGS[intent]
+    chat = conversations(understanding)
+    await chat.welcome("person")
+    await chat.receive("person", text)
+    state = await chat.keeper.load_state(chat.keeper.pseudonym("matrix", "person"))
+    assert state is not None and state["persona"] == persona
+
+
+@pytest.mark.parametrize("intent", sorted(COMMAND_OPENINGS))
+async def test_a_request_in_free_text_is_answered_at_once(
+    understanding: RasaUnderstanding, intent: str
+) -> None:
+    text, question = COMMAND_OPENINGS[intent]
+    chat = conversations(understanding)
+    await chat.welcome("person")
+    messages = await chat.receive("person", text)
+    assert messages[-1].question == question
+
+
+async def test_with_the_service_stopped_mid_conversation_crises_are_still_caught() -> None:
+    service = NluService().start()
+    client = RasaUnderstanding(service.url, service.token, timeout_s=10.0)
+    try:
+        chat = conversations(client)
+        await chat.welcome("person")
+        messages = await chat.receive("person", TOPIC_OPENINGS["burnout"][0])
+        assert messages[-1].question == "practice"
+        service.stop()
+        chat.nlu_deadline = 1.0
+        client.timeout_s = 0.8
+        messages = await chat.receive("person", "liberal")
+        assert messages[-1].question == "age"
+        for text in ["je voudrais m'endormir et ne plus me réveiller", "jveux en finir"]:
+            messages = await chat.receive("person", text)
+            assert messages[0].crisis
+        messages = await chat.receive("person", "non")
+        assert messages[-1].question == "rud.means"
+        assert client.status()["failures"] >= 1  # type: ignore[operator]
+    finally:
+        service.stop()
+        await client.aclose()
+
+
+async def test_the_nlu_covers_the_known_gaps_of_the_lexicon(
+    understanding: RasaUnderstanding,
+) -> None:
+    gaps = Path(__file__).parent.parent / "data" / "crisis" / "lexicon_gaps.txt"
+    lines = [
+        line
+        for line in gaps.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert lines
+    for line in lines:
+        assert detect_crisis(line) is None, "now caught by the lexicon: move it to a corpus file"
+        assert detect_crisis(line, await understanding.interpret(line)) is not None, line

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from storage.config import SECRETS_ENV, is_within
 from storage.errors import DecryptionError, SecretsError
-from storage.policy import Argon2Cost
+from storage.policy import Argon2Cost, argon2id
 from storage.sealing import CommissionPrivateKey, CommissionPublicKey
 
 SECRETS_FORMAT = "entraide-server-secrets/1"
@@ -150,15 +149,7 @@ def write_server_secrets(
 
 
 def derive_key(passphrase: str, salt: bytes, cost: Argon2Cost) -> bytes:
-    return hash_secret_raw(
-        passphrase.encode(),
-        salt,
-        time_cost=cost.time_cost,
-        memory_cost=cost.memory_cost_kib,
-        parallelism=cost.parallelism,
-        hash_len=32,
-        type=Type.ID,
-    )
+    return argon2id(passphrase, salt, cost)
 
 
 def _private_key_aad(key_id: str, suite: str) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from argon2.low_level import Type, hash_secret_raw
+
 # The CNIL whistleblowing guidance: two months after closing when nothing follows,
 # and no longer than needed for an active case (one year after its last message here).
 CLOSED_CASE_TTL = timedelta(days=61)
@@ -53,3 +55,16 @@ class ReceiptPolicy:
     failures_per_pseudonym: int = 4
     failures_global: int = 100
     window: timedelta = timedelta(hours=1)
+
+
+def argon2id(secret: str, salt: bytes, cost: Argon2Cost) -> bytes:
+    """A 32-byte Argon2id hash: the one KDF for passphrases and receipt codes."""
+    return hash_secret_raw(
+        secret.encode(),
+        salt,
+        time_cost=cost.time_cost,
+        memory_cost=cost.memory_cost_kib,
+        parallelism=cost.parallelism,
+        hash_len=32,
+        type=Type.ID,
+    )

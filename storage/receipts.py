@@ -6,9 +6,7 @@ import hashlib
 import hmac
 import secrets
 
-from argon2.low_level import Type, hash_secret_raw
-
-from storage.policy import Argon2Cost
+from storage.policy import Argon2Cost, argon2id
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_CHARS = 16
@@ -41,12 +39,4 @@ def receipt_salt(hmac_key: bytes) -> bytes:
 
 
 def hash_code(canonical: str, salt: bytes, cost: Argon2Cost) -> str:
-    return hash_secret_raw(
-        canonical.encode(),
-        salt,
-        time_cost=cost.time_cost,
-        memory_cost=cost.memory_cost_kib,
-        parallelism=cost.parallelism,
-        hash_len=32,
-        type=Type.ID,
-    ).hex()
+    return argon2id(canonical, salt, cost).hex()

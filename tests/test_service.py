@@ -1,0 +1,82 @@
+"""The policy layer every channel goes through: floods are slowed, not dropped; a crisis
+skips every wait; a slow NLU never holds a person up."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.memory import MemoryKeeper
+from bot.service import Conversations
+from flows.understanding import Interpretation
+from tests.conftest import NOW, RESOURCES
+
+
+class Clock:
+    """Monotonic time that only moves when the service sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def service(clock: Clock, understanding: object = None) -> Conversations:
+    return Conversations(
+        resources=RESOURCES, channel="matrix", keeper=MemoryKeeper(),
+        understanding=understanding,  # type: ignore[arg-type]
+        clock=lambda: NOW, monotonic=clock.monotonic, sleep=clock.sleep,
+    )
+
+
+async def test_a_flood_is_slowed_down_and_every_message_is_answered() -> None:
+    clock = Clock()
+    chat = service(clock)
+    await chat.welcome("flooder")
+    answers = [await chat.receive("flooder", "banane") for _ in range(100)]
+    assert all(answer for answer in answers)
+    assert len(clock.slept) >= 80  # past the burst, each message waits its turn
+    waited_before = len(clock.slept)
+    await chat.welcome("neighbour")
+    await chat.receive("neighbour", "self")
+    assert len(clock.slept) == waited_before  # someone else is not slowed down
+
+
+async def test_a_crisis_in_a_flood_is_answered_without_waiting() -> None:
+    clock = Clock()
+    chat = service(clock)
+    await chat.welcome("flooder")
+    for _ in range(50):
+        await chat.receive("flooder", "banane")
+    waited = len(clock.slept)
+    reply = await chat.receive("flooder", "je veux mourir")
+    assert reply[0].crisis
+    assert len(clock.slept) == waited
+
+
+class SlowUnderstanding:
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    async def interpret(self, text: str) -> Interpretation | None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        return Interpretation("relative_concern", 0.99)
+
+
+async def test_a_slow_nlu_is_given_up_and_the_conversation_goes_on() -> None:
+    slow = SlowUnderstanding()
+    chat = service(Clock(), slow)
+    chat.nlu_deadline = 0.05
+    await chat.welcome("person")
+    reply = await chat.receive("person", "mon mari ne va pas bien")
+    assert slow.cancelled
+    assert reply[-1].question == "signs"  # the lexicon understood it anyway

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ BACKENDS = ["sqlite", "postgresql"]
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    if find_bindir() is None and not os.environ.get("CI"):
-        pytest.skip("PostgreSQL server binaries missing: run `make postgres-ready`")
+    if find_bindir() is None:
+        pytest.fail("PostgreSQL server binaries missing: run `make postgres-ready`", pytrace=False)
     with throwaway_postgres() as server:
         yield server
 

@@ -99,6 +99,10 @@ def persona_of(text: str, interpretation: Interpretation | None) -> str | None:
         return INTENT_PERSONAS[intent]
     if intent in INTENT_NEEDS:
         return "self"
+    if intent is not None:
+        # A confident NLU answer about something else ("je cherche un dentiste pour ma
+        # fille") is not a persona, whatever words it contains.
+        return None
     return _first_match(fold(text), lexicon().personas)
 
 

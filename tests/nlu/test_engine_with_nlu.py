@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
+import yaml
 
 from bot.memory import MemoryKeeper
 from bot.service import Conversations
+from flows.commands import INTENT_NEEDS
 from flows.crisis import detect_crisis
 from flows.resources import Resources
 from nlu.client import RasaUnderstanding
@@ -144,3 +147,59 @@ async def test_the_nlu_covers_the_known_gaps_of_the_lexicon(
     for line in lines:
         assert detect_crisis(line) is None, "now caught by the lexicon: move it to a corpus file"
         assert detect_crisis(line, await understanding.interpret(line)) is not None, line
+
+
+# What the engine does with a free-text first message of each intent, at the first question.
+OPENING_OUTCOMES = {
+    **{intent: ("persona_self", need) for intent, need in INTENT_NEEDS.items()},
+    "relative_concern": ("persona", "relative"),
+    "report_colleague": ("persona", "colleague"),
+    "crisis": ("question", "rud.plan"),
+    "request_appointment": ("question", "slot"),
+    "erase_data": ("question", "erase.confirm"),
+    "ask_capabilities": ("said", "auto-questionnaire"),
+    "ask_confidentiality": ("said", "chiffrée de bout en bout"),
+    "request_human": ("contacts", "cnom_line"),
+    # Nothing to act on: the same first question again, nothing chosen for the person.
+    **{intent: ("question", "persona")
+       for intent in ("greet", "goodbye", "affirm", "deny", "out_of_scope")},
+}
+
+
+def test_every_intent_has_an_expected_opening() -> None:
+    domain = yaml.safe_load((Path(__file__).parents[2] / "nlu" / "domain.yml").read_text())
+    assert set(OPENING_OUTCOMES) == set(domain["intents"])
+
+
+async def test_free_text_openings_of_every_intent_are_routed(
+    understanding: RasaUnderstanding, heldout: dict[str, Any]
+) -> None:
+    """For each intent, the held-out sentences the model recognises take the person where
+    that intent should: at least one per intent."""
+    unrouted = []
+    for intent, (kind, expected) in OPENING_OUTCOMES.items():
+        routed = 0
+        for text in heldout["intents"][intent]:
+            reading = await understanding.interpret(text)
+            if reading is None or reading.intent != intent or reading.confidence < 0.5:
+                continue
+            chat = conversations(understanding)
+            await chat.welcome("person")
+            messages = await chat.receive("person", text)
+            state = await chat.keeper.load_state(chat.keeper.pseudonym("matrix", "person"))
+            assert state is not None
+            outcome = {
+                "persona_self": state["persona"] == "self"
+                and expected in state["choices"].get("needs_hint", ()),
+                "persona": state["persona"] == expected,
+                "question": messages[-1].question == expected and (
+                    expected != "persona" or state["persona"] is None
+                ),
+                "said": any(expected in m.text for m in messages),
+                "contacts": any(expected in m.contacts for m in messages),
+            }[kind]
+            assert outcome, (intent, text)
+            routed += 1
+        if not routed:
+            unrouted.append(intent)
+    assert not unrouted, f"no held-out sentence routed for {unrouted}"

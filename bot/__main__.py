@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -89,6 +90,18 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _health(settings: Settings) -> int:
+    """One probe through the NLU client, then its counters as JSON: up, degraded or off."""
+    report: dict[str, object] = {"crisis_lexicon": "ok", "nlu": "not configured"}
+    understanding = _understanding(settings, None)
+    if isinstance(understanding, RasaUnderstanding):
+        answered = await understanding.interpret("bonjour") is not None
+        report["nlu"] = {"answered_probe": answered, **understanding.status()}
+        await understanding.aclose()
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 0
+
+
 def _aware_datetime(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -116,11 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         help="pretend the time is this ISO 8601 instant (reproducible transcripts and demos)",
     )
     chat.set_defaults(func=None)
+    commands.add_parser("health", help="probe the NLU service and print the bot's health as JSON")
     add_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     # Logs go to stderr only: stdout belongs to the conversation.
     logging.basicConfig(stream=sys.stderr, level=settings.log_level)
+    if args.command == "health":
+        return asyncio.run(_health(settings))
     if args.command == "chat":
         try:
             return asyncio.run(_chat(args, settings))

@@ -3,6 +3,10 @@ is still caught, and the conversation goes on, once the service is gone."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ from flows.commands import INTENT_NEEDS
 from flows.crisis import detect_crisis
 from flows.resources import Resources
 from nlu.client import RasaUnderstanding
-from nlu.service import NluService
+from nlu.service import NluService, free_port
 from tests.conftest import NOW
 
 RESOURCES = Resources.load()
@@ -203,3 +207,20 @@ async def test_free_text_openings_of_every_intent_are_routed(
         if not routed:
             unrouted.append(intent)
     assert not unrouted, f"no held-out sentence routed for {unrouted}"
+
+
+def test_the_health_output_shows_the_service_up_and_down(nlu_service: NluService) -> None:
+    def health(url: str) -> dict[str, Any]:
+        env = {**os.environ, "NLU_URL": url, "NLU_TOKEN": nlu_service.token}
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "health"], capture_output=True, text=True,
+            env=env, cwd=Path(__file__).parents[2], timeout=60, check=True,
+        )
+        report: dict[str, Any] = json.loads(done.stdout)
+        assert "bonjour" not in done.stderr
+        return report
+
+    up = health(nlu_service.url)["nlu"]
+    assert up["answered_probe"] is True and up["failures"] == 0
+    down = health(f"http://127.0.0.1:{free_port()}")["nlu"]
+    assert down["answered_probe"] is False and down["last_failure"] == "unreachable"

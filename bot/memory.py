@@ -10,6 +10,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
+from flows.engine import ReceiptChecked
 from flows.messages import CaseUpdated
 
 
@@ -24,6 +25,7 @@ class MemoryCase:
 class MemoryKeeper:
     cases: dict[str, MemoryCase] = field(default_factory=dict)
     bookings: dict[str, str] = field(default_factory=dict)  # slot id -> pseudonym
+    receipts: dict[str, str] = field(default_factory=dict)  # code -> pseudonym
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def pseudonym(self, channel: str, identity: str) -> str:
@@ -62,3 +64,17 @@ class MemoryKeeper:
         for slot, holder in list(self.bookings.items()):
             if holder == pseudonym:
                 del self.bookings[slot]
+
+    async def issue_receipt(self, pseudonym: str) -> str | None:
+        code = "-".join(secrets.token_hex(2).upper() for _ in range(4))
+        self.receipts[code] = pseudonym
+        return code
+
+    async def redeem_receipt(self, pseudonym: str, code: str) -> ReceiptChecked:
+        holder = self.receipts.get(code.strip().upper())
+        if holder is None:
+            return ReceiptChecked(found=False)
+        if holder in self.cases and holder != pseudonym:
+            self.cases[pseudonym] = self.cases.pop(holder)
+            self.receipts[code.strip().upper()] = pseudonym
+        return ReceiptChecked(found=True)

@@ -17,13 +17,25 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from flows.crisis import detect_crisis
-from flows.engine import Event, Reply, SlotUnavailable, UserMessage, handle, resume, start
+from flows.engine import (
+    Event,
+    ReceiptChecked,
+    ReceiptIssued,
+    Reply,
+    SlotUnavailable,
+    UserMessage,
+    handle,
+    resume,
+    start,
+)
 from flows.messages import (
     BotMessage,
     CaseUpdated,
     Effect,
     EraseRequested,
     MessageForCommission,
+    ReceiptPresented,
+    ReceiptRequested,
     SlotRequested,
 )
 from flows.resources import Context, Resources
@@ -53,6 +65,8 @@ class CaseKeeper(Protocol):
     ) -> None: ...
     async def book_slot(self, pseudonym: str, slot_id: str) -> bool: ...
     async def erase(self, pseudonym: str) -> None: ...
+    async def issue_receipt(self, pseudonym: str) -> str | None: ...
+    async def redeem_receipt(self, pseudonym: str, code: str) -> ReceiptChecked: ...
 
 
 @dataclass
@@ -147,6 +161,9 @@ class Conversations:
         for effect in reply.effects:
             follow_up = await self._carry_out(pseudonym, effect)
             if follow_up is not None:
+                if isinstance(follow_up, ReceiptChecked) and follow_up.found:
+                    # The conversation is now attached to the earlier case, with this state.
+                    await self.keeper.save_state(pseudonym, state.to_dict())
                 more = handle(state, follow_up, await self._context())
                 messages.extend(more.messages)
                 state = more.state
@@ -170,6 +187,14 @@ class Conversations:
         elif isinstance(effect, EraseRequested):
             await self.keeper.erase(pseudonym)
             log.info("event=erased pseudonym=%s", pseudonym[:12])
+        elif isinstance(effect, ReceiptRequested):
+            code = await self.keeper.issue_receipt(pseudonym)
+            log.info("event=receipt_issued pseudonym=%s", pseudonym[:12])
+            return None if code is None else ReceiptIssued(code)
+        elif isinstance(effect, ReceiptPresented):
+            checked = await self.keeper.redeem_receipt(pseudonym, effect.code)
+            log.info("event=receipt_checked pseudonym=%s found=%s", pseudonym[:12], checked.found)
+            return checked
         return None
 
     async def _pace(self, pseudonym: str) -> None:

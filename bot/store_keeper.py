@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flows.engine import ReceiptChecked
 from flows.messages import CaseUpdated
-from storage import Store
+from storage import ReceiptThrottled, Store
 
 
 class StoreKeeper:
@@ -39,8 +40,14 @@ class StoreKeeper:
         case_id = await self._case_id(pseudonym)
         if case_id is None:
             return
+        case = await self.store.get_case(case_id)
+        # A case keeps its highest level, also when a person comes back to it from a new
+        # conversation with a receipt code.
+        level = update.level
+        if case is not None and case.level is not None and level is not None:
+            level = max(level, case.level)
         await self.store.update_case(
-            case_id, persona=update.persona, level=update.level, categories=update.categories
+            case_id, persona=update.persona, level=level, categories=update.categories
         )
         if update.level is not None and update.level != update.previous_level:
             payload = {
@@ -62,7 +69,7 @@ class StoreKeeper:
             return
         # The outbox entry only says that something arrived; the words stay sealed.
         fresh = await self.store.enqueue(
-            case_id, "sealed", {"kind": kind}, dedup_key=f"sealed:{case_id}:{sequence}"
+            case_id, "sealed", {"kind": kind}, dedup_key=f"sealed:{case_id}:{pseudonym}:{sequence}"
         )
         if fresh:
             await self.store.seal_for_commission(case_id, kind, text.encode())
@@ -85,3 +92,17 @@ class StoreKeeper:
         if case_id is not None:
             await self.store.erase_case(case_id)
         await self.store.record_event("erased")
+
+    async def issue_receipt(self, pseudonym: str) -> str | None:
+        case_id = await self._case_id(pseudonym)
+        return None if case_id is None else await self.store.issue_receipt(case_id)
+
+    async def redeem_receipt(self, pseudonym: str, code: str) -> ReceiptChecked:
+        try:
+            case_id = await self.store.redeem_receipt(code, pseudonym)
+        except ReceiptThrottled:
+            return ReceiptChecked(found=False, throttled=True)
+        if case_id is None:
+            return ReceiptChecked(found=False)
+        replies = tuple(reply.text for reply in await self.store.replies(case_id))
+        return ReceiptChecked(found=True, replies=replies)

@@ -6,12 +6,13 @@ it must know (taken slots, which channel), then carries out the effects it retur
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flows import journey
 from flows.commands import answer_word, command_of, need_of, persona_of
 from flows.crisis import CrisisSignal, detect_crisis
-from flows.messages import BotMessage, CaseUpdated, Effect
+from flows.messages import BotMessage, CaseUpdated, Effect, ReceiptPresented
 from flows.questionnaires import is_crisis_answer
 from flows.questions import QUESTIONS, Kind, resolve_option, resolve_options
 from flows.resources import Context
@@ -41,7 +42,27 @@ class SlotUnavailable:
     slot_id: str
 
 
-Event = UserMessage | SlotUnavailable
+@dataclass(frozen=True)
+class ReceiptIssued:
+    """The driver made the receipt code the engine asked for; it is said once, never kept."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class ReceiptChecked:
+    """What the store said of a receipt code the person typed, and the commission's replies."""
+
+    found: bool
+    throttled: bool = False
+    replies: tuple[str, ...] = ()
+
+
+Event = UserMessage | SlotUnavailable | ReceiptIssued | ReceiptChecked
+
+# Four groups of four letters and digits, as the store prints receipt codes; at least one
+# digit, so that no ordinary word is taken for one.
+RECEIPT_CODE = re.compile(r"^[0-9a-z]{4}(?:[\s-]*[0-9a-z]{4}){3}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,10 @@ def handle(state: ConversationState, event: Event, context: Context) -> Reply:
     turn = journey.Turn(state, context)
     if isinstance(event, SlotUnavailable):
         turn.slot_unavailable(event.slot_id)
+    elif isinstance(event, ReceiptIssued):
+        turn.receipt_issued(event.code)
+    elif isinstance(event, ReceiptChecked):
+        turn.receipt_checked(event.found, event.throttled, event.replies)
     else:
         _user_message(turn, event)
     return _reply(turn)
@@ -109,11 +134,19 @@ def _user_message(turn: journey.Turn, event: UserMessage) -> None:
         return
     step = turn.state.step
     takes_free_text = step in ("message", "contact")
+    if not takes_free_text and _is_receipt_code(text):
+        turn.effects.append(ReceiptPresented(text))
+        turn.say(turn.t("receipt.checking"))
+        return
     command = None if takes_free_text else command_of(text, event.interpretation)
     if command is not None:
         turn.command(command)
         return
     _answer(turn, text, event)
+
+
+def _is_receipt_code(text: str) -> bool:
+    return bool(RECEIPT_CODE.match(text)) and any(char.isdigit() for char in text)
 
 
 def _picks_options(turn: journey.Turn, text: str, event: UserMessage) -> bool:
@@ -233,5 +266,6 @@ def _persona_from_text(
 
 
 __all__ = [
-    "BotMessage", "Event", "Reply", "SlotUnavailable", "UserMessage", "handle", "resume", "start",
+    "BotMessage", "Event", "ReceiptChecked", "ReceiptIssued", "Reply", "SlotUnavailable",
+    "UserMessage", "handle", "resume", "start",
 ]

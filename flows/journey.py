@@ -17,6 +17,7 @@ from flows.messages import (
     EraseRequested,
     MessageForCommission,
     Option,
+    ReceiptRequested,
     SlotRequested,
 )
 from flows.questionnaires import Result, load_questionnaires, next_item, results
@@ -343,6 +344,14 @@ class Turn:
         self.effects.append(MessageForCommission(kind=step, text=text, sequence=sequence))
         self.state = replace(self.state.with_answer(step, "given"), commission_messages=sequence)
         self.say(self.t(self.commission_notice(f"commission.received_{step}")))
+        self.request_receipt()
+
+    def request_receipt(self) -> None:
+        """Once a case holds something for the commission, the person gets a way back to it
+        (where a commission reads the case: otherwise there is nothing to come back to)."""
+        if self.context.commission_connected and not self.state.receipt_issued:
+            self.effects.append(ReceiptRequested())
+            self.state = replace(self.state, receipt_issued=True)
 
     # -- crisis --------------------------------------------------------------------------
 
@@ -431,9 +440,28 @@ class Turn:
             label = self.slot_label(slot)
             self.state = self.state.with_answer("slot", option)
             self.effects.append(SlotRequested(option))
+            self.request_receipt()
             place = self.context.resources.deployment.place[self.state.locale]
             self.say(self.t("slot.booked", slot=label, place=place))
         self.advance()
+
+    def receipt_issued(self, code: str) -> None:
+        self.say(self.t("receipt.issued", code=code))
+        self.reask()
+
+    def receipt_checked(self, found: bool, throttled: bool, replies: tuple[str, ...]) -> None:
+        if throttled:
+            self.say(self.t("receipt.throttled"))
+        elif not found:
+            self.say(self.t("receipt.unknown"))
+        else:
+            self.say(self.t("receipt.found"))
+            if replies:
+                for reply in replies:
+                    self.say(self.t("receipt.reply", text=reply))
+            else:
+                self.say(self.t("receipt.no_reply"))
+        self.reask()
 
     def slot_unavailable(self, slot_id: str) -> None:
         answers = dict(self.state.answers)

@@ -75,4 +75,23 @@ class EraseRequested:
     """The person confirmed that everything about their case must be deleted now."""
 
 
-Effect = CaseUpdated | MessageForCommission | SlotRequested | EraseRequested
+@dataclass(frozen=True)
+class ReceiptRequested:
+    """The case now holds something for the commission: give the person a receipt code."""
+
+
+@dataclass(frozen=True)
+class ReceiptPresented:
+    """The person typed a receipt code to come back to an earlier case."""
+
+    code: str
+
+
+Effect = (
+    CaseUpdated
+    | MessageForCommission
+    | SlotRequested
+    | EraseRequested
+    | ReceiptRequested
+    | ReceiptPresented
+)

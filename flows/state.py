@@ -28,6 +28,7 @@ class ConversationState:
     crisis_about_other: bool = False
     level: int | None = None
     commission_messages: int = 0
+    receipt_issued: bool = False
 
     def answered(self, question: str) -> bool:
         return question in self.answers or question in self.choices
@@ -73,4 +74,5 @@ class ConversationState:
             crisis_about_other=bool(data["crisis_about_other"]),
             level=data["level"],
             commission_messages=int(data["commission_messages"]),
+            receipt_issued=bool(data.get("receipt_issued", False)),
         )

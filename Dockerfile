@@ -7,7 +7,8 @@ COPY bot ./bot
 COPY flows ./flows
 COPY nlu ./nlu
 COPY storage ./storage
-RUN pip install --no-cache-dir . && useradd --system --home /app entraide
+RUN pip install --no-cache-dir . && useradd --system --home /app entraide \
+    && install -d -m 0700 -o entraide /data /secrets
 USER entraide
 ENTRYPOINT ["python", "-m", "bot"]
 CMD ["chat"]

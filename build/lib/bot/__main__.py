@@ -1,0 +1,150 @@
+"""Command line: ``python -m bot chat`` (add ``--jsonl`` for the machine interface), and the
+operator and commission commands (``keys``, ``staff``, ``purge``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from bot import terminal
+from bot.config import Settings
+from bot.memory import MemoryKeeper
+from bot.service import CaseKeeper, Conversations
+from bot.staff_cli import add_commands
+from bot.store_keeper import StoreKeeper
+from flows.resources import Resources
+from flows.texts import LOCALES
+from flows.understanding import Understanding
+from nlu.client import RasaUnderstanding
+from nlu.service import NluService, missing
+from storage import StorageError, StorageSettings, demo_keys, open_store
+
+log = logging.getLogger("bot")
+
+
+def _understanding(settings: Settings, local: NluService | None) -> Understanding | None:
+    if local is not None:
+        return RasaUnderstanding(local.url, local.token)
+    if not settings.nlu_url:
+        return None
+    return RasaUnderstanding(settings.nlu_url, settings.nlu_token)
+
+
+def _start_local_nlu() -> NluService | None:
+    problem = missing()
+    if problem:
+        sys.stderr.write(f"{problem} The bot goes on without it.\n")
+        return None
+    sys.stderr.write("Starting the language service on loopback (this takes a few seconds)…\n")
+    try:
+        return NluService().start()
+    except RuntimeError as error:
+        sys.stderr.write(f"The language service did not start ({error}); going on without it.\n")
+        return None
+
+
+async def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    keeper: CaseKeeper
+    store = None
+    if args.memory:
+        keeper = MemoryKeeper()
+    else:
+        storage = StorageSettings.from_env()
+        if args.demo_keys:
+            status = demo_keys(storage.data_dir, storage.secrets_file)
+            if status.created:
+                sys.stderr.write(
+                    f"Throwaway demo keys written beside {status.secrets_file}: "
+                    "fine for trying the bot, never for a real deployment "
+                    "(run `python -m bot keys init` there).\n"
+                )
+        try:
+            store = await open_store(storage)
+        except StorageError as error:
+            sys.stderr.write(f"The store cannot open: {error}. Run `make run` once, or "
+                             "`python -m bot keys init`.\n")
+            return 2
+        keeper = StoreKeeper(store)
+    local_nlu = _start_local_nlu() if args.local_nlu else None
+    conversations = Conversations(
+        resources=Resources.load(settings.deployment_file),
+        channel="terminal",
+        keeper=keeper,
+        understanding=_understanding(settings, local_nlu),
+        locale=args.locale or settings.locale,
+    )
+    if args.now is not None:
+        fixed = args.now
+        conversations.clock = lambda: fixed
+    try:
+        await terminal.run(conversations, jsonl=args.jsonl)
+    finally:
+        if store is not None:
+            await store.close()
+        if local_nlu is not None:
+            local_nlu.stop()
+    return 0
+
+
+async def _health(settings: Settings) -> int:
+    """One probe through the NLU client, then its counters as JSON: up, degraded or off."""
+    report: dict[str, object] = {"crisis_lexicon": "ok", "nlu": "not configured"}
+    understanding = _understanding(settings, None)
+    if isinstance(understanding, RasaUnderstanding):
+        answered = await understanding.interpret("bonjour") is not None
+        report["nlu"] = {"answered_probe": answered, **understanding.status()}
+        await understanding.aclose()
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 0
+
+
+def _aware_datetime(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    chat.add_argument("--locale", choices=LOCALES, help="language (default: BOT_LOCALE or fr)")
+    chat.add_argument(
+        "--memory", action="store_true", help="keep nothing: the conversation lives in memory"
+    )
+    chat.add_argument(
+        "--demo-keys", action="store_true", help="create throwaway keys if none exist yet"
+    )
+    chat.add_argument(
+        "--local-nlu", action="store_true",
+        help="start the Rasa NLU service on loopback for this chat (make run)",
+    )
+    chat.add_argument(
+        "--now",
+        type=_aware_datetime,
+        help="pretend the time is this ISO 8601 instant (reproducible transcripts and demos)",
+    )
+    chat.set_defaults(func=None)
+    commands.add_parser("health", help="probe the NLU service and print the bot's health as JSON")
+    add_commands(commands)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    # Logs go to stderr only: stdout belongs to the conversation.
+    logging.basicConfig(stream=sys.stderr, level=settings.log_level)
+    if args.command == "health":
+        return asyncio.run(_health(settings))
+    if args.command == "chat":
+        try:
+            return asyncio.run(_chat(args, settings))
+        except KeyboardInterrupt:
+            return 130
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

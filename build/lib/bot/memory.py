@@ -1,0 +1,80 @@
+"""A case keeper that holds everything in this process's memory, for the terminal chat.
+
+Nothing is written anywhere; closing the chat forgets the conversation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+from flows.engine import ReceiptChecked
+from flows.messages import CaseUpdated
+
+
+@dataclass
+class MemoryCase:
+    state: dict[str, object]
+    update: CaseUpdated | None = None
+    sealed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class MemoryKeeper:
+    cases: dict[str, MemoryCase] = field(default_factory=dict)
+    bookings: dict[str, str] = field(default_factory=dict)  # slot id -> pseudonym
+    receipts: dict[str, str] = field(default_factory=dict)  # code -> pseudonym
+    _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def pseudonym(self, channel: str, identity: str) -> str:
+        message = f"{channel}\x00{identity}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    async def load_state(self, pseudonym: str) -> dict[str, object] | None:
+        case = self.cases.get(pseudonym)
+        return dict(case.state) if case else None
+
+    async def save_state(self, pseudonym: str, state: dict[str, object]) -> None:
+        self.cases.setdefault(pseudonym, MemoryCase(state)).state = dict(state)
+
+    async def taken_slots(self) -> frozenset[str]:
+        return frozenset(self.bookings)
+
+    async def update_case(self, pseudonym: str, update: CaseUpdated) -> None:
+        self.cases.setdefault(pseudonym, MemoryCase({})).update = update
+
+    async def seal_for_commission(
+        self, pseudonym: str, kind: str, text: str, sequence: int
+    ) -> None:
+        self.cases.setdefault(pseudonym, MemoryCase({})).sealed.append((kind, text))
+
+    async def book_slot(self, pseudonym: str, slot_id: str) -> bool:
+        if slot_id in self.bookings and self.bookings[slot_id] != pseudonym:
+            return False
+        for taken, holder in list(self.bookings.items()):
+            if holder == pseudonym:
+                del self.bookings[taken]
+        self.bookings[slot_id] = pseudonym
+        return True
+
+    async def erase(self, pseudonym: str) -> None:
+        self.cases.pop(pseudonym, None)
+        for slot, holder in list(self.bookings.items()):
+            if holder == pseudonym:
+                del self.bookings[slot]
+
+    async def issue_receipt(self, pseudonym: str) -> str | None:
+        code = "-".join(secrets.token_hex(2).upper() for _ in range(4))
+        self.receipts[code] = pseudonym
+        return code
+
+    async def redeem_receipt(self, pseudonym: str, code: str) -> ReceiptChecked:
+        holder = self.receipts.get(code.strip().upper())
+        if holder is None:
+            return ReceiptChecked(found=False)
+        if holder in self.cases and holder != pseudonym:
+            self.cases[pseudonym] = self.cases.pop(holder)
+            self.receipts[code.strip().upper()] = pseudonym
+        return ReceiptChecked(found=True)

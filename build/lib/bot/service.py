@@ -1,0 +1,212 @@
+"""The one policy layer between the channels and the engine.
+
+Every channel hands each incoming message to ``Conversations.receive`` and sends back what it
+returns. Here, once for all channels: the crisis pre-check that skips every wait, pacing of
+floods, the NLU call with its deadline, loading and saving the state, carrying out the
+engine's effects, and audit events that name a pseudonym and an event type, never content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from flows.crisis import detect_crisis
+from flows.engine import (
+    Event,
+    ReceiptChecked,
+    ReceiptIssued,
+    Reply,
+    SlotUnavailable,
+    UserMessage,
+    handle,
+    resume,
+    start,
+)
+from flows.messages import (
+    BotMessage,
+    CaseUpdated,
+    Effect,
+    EraseRequested,
+    MessageForCommission,
+    ReceiptPresented,
+    ReceiptRequested,
+    SlotRequested,
+)
+from flows.resources import Context, Resources
+from flows.state import ConversationState
+from flows.textnorm import clean
+from flows.understanding import Interpretation, Understanding
+
+log = logging.getLogger("bot.service")
+
+# A message longer than this is cut before anything reads it: a person cannot type it, and
+# the engine answers "too long" from the first part anyway.
+MAX_INPUT_CHARS = 100_000
+# How long a person may wait for the NLU service before the bot goes on without it.
+NLU_DEADLINE_SECONDS = 1.0
+
+
+class CaseKeeper(Protocol):
+    """What the service needs from storage; storage knows no conversation."""
+
+    def pseudonym(self, channel: str, identity: str) -> str: ...
+    async def load_state(self, pseudonym: str) -> dict[str, object] | None: ...
+    async def save_state(self, pseudonym: str, state: dict[str, object]) -> None: ...
+    async def taken_slots(self) -> frozenset[str]: ...
+    async def update_case(self, pseudonym: str, update: CaseUpdated) -> None: ...
+    async def seal_for_commission(
+        self, pseudonym: str, kind: str, text: str, sequence: int
+    ) -> None: ...
+    async def book_slot(self, pseudonym: str, slot_id: str) -> bool: ...
+    async def erase(self, pseudonym: str) -> None: ...
+    async def issue_receipt(self, pseudonym: str) -> str | None: ...
+    async def redeem_receipt(self, pseudonym: str, code: str) -> ReceiptChecked: ...
+
+
+@dataclass
+class Pace:
+    """A token bucket per person: bursts pass, a flood is slowed down, nothing is dropped."""
+
+    burst: int = 8
+    per_second: float = 1.0
+    tokens: float = 8.0
+    updated: float = 0.0
+
+    def delay(self, now: float) -> float:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        self.tokens -= 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.per_second
+
+
+@dataclass
+class Conversations:
+    resources: Resources
+    channel: str
+    keeper: CaseKeeper
+    understanding: Understanding | None = None
+    commission_connected: bool = False
+    locale: str = "fr"
+    nlu_deadline: float = NLU_DEADLINE_SECONDS
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _paces: dict[str, Pace] = field(default_factory=dict)
+
+    async def _context(self) -> Context:
+        return Context(
+            resources=self.resources,
+            channel=self.channel,
+            now=self.clock(),
+            taken_slots=await self.keeper.taken_slots(),
+            commission_connected=self.commission_connected,
+        )
+
+    async def welcome(self, identity: str) -> list[BotMessage]:
+        """The first words of a session: the welcome, or where a kept conversation was."""
+        pseudonym = self.keeper.pseudonym(self.channel, identity)
+        async with self._lock(pseudonym):
+            saved = await self.keeper.load_state(pseudonym)
+            context = await self._context()
+            if saved is None:
+                reply = start(context, self.locale)
+            else:
+                reply = resume(ConversationState.from_dict(saved), context)
+            return await self._finish(pseudonym, reply)
+
+    async def receive(
+        self, identity: str, text: str, *, numbers_are_positions: bool = False
+    ) -> list[BotMessage]:
+        pseudonym = self.keeper.pseudonym(self.channel, identity)
+        text = text[:MAX_INPUT_CHARS]
+        urgent = detect_crisis(clean(text)) is not None
+        if not urgent:
+            await self._pace(pseudonym)
+        async with self._lock(pseudonym):
+            saved = await self.keeper.load_state(pseudonym)
+            if saved is None:
+                # A first message is answered with the welcome, then read like any other.
+                welcome = await self._finish(pseudonym, start(await self._context(), self.locale))
+                saved = await self.keeper.load_state(pseudonym)
+            else:
+                welcome = []
+            state = ConversationState.from_dict(saved or {})
+            interpretation = None if urgent else await self._interpret(text)
+            event = UserMessage(text, interpretation, numbers_are_positions)
+            reply = handle(state, event, await self._context())
+            log.info("event=turn pseudonym=%s step=%s", pseudonym[:12], reply.state.step)
+            return welcome + await self._finish(pseudonym, reply)
+
+    async def _interpret(self, text: str) -> Interpretation | None:
+        if self.understanding is None:
+            return None
+        try:
+            return await asyncio.wait_for(
+                self.understanding.interpret(text), timeout=self.nlu_deadline
+            )
+        except (TimeoutError, OSError):
+            log.warning("event=nlu_unavailable")
+            return None
+
+    async def _finish(self, pseudonym: str, reply: Reply) -> list[BotMessage]:
+        messages = list(reply.messages)
+        state = reply.state
+        for effect in reply.effects:
+            follow_up = await self._carry_out(pseudonym, effect)
+            if follow_up is not None:
+                if isinstance(follow_up, ReceiptChecked) and follow_up.found:
+                    # The conversation is now attached to the earlier case, with this state.
+                    await self.keeper.save_state(pseudonym, state.to_dict())
+                more = handle(state, follow_up, await self._context())
+                messages.extend(more.messages)
+                state = more.state
+        await self.keeper.save_state(pseudonym, state.to_dict())
+        return messages
+
+    async def _carry_out(self, pseudonym: str, effect: Effect) -> Event | None:
+        if isinstance(effect, CaseUpdated):
+            await self.keeper.update_case(pseudonym, effect)
+            log.info("event=case_updated pseudonym=%s level=%s", pseudonym[:12], effect.level)
+        elif isinstance(effect, MessageForCommission):
+            await self.keeper.seal_for_commission(
+                pseudonym, effect.kind, effect.text, effect.sequence
+            )
+            log.info("event=sealed_for_commission pseudonym=%s", pseudonym[:12])
+        elif isinstance(effect, SlotRequested):
+            if not await self.keeper.book_slot(pseudonym, effect.slot_id):
+                log.info("event=slot_taken pseudonym=%s", pseudonym[:12])
+                return SlotUnavailable(effect.slot_id)
+            log.info("event=slot_booked pseudonym=%s", pseudonym[:12])
+        elif isinstance(effect, EraseRequested):
+            await self.keeper.erase(pseudonym)
+            log.info("event=erased pseudonym=%s", pseudonym[:12])
+        elif isinstance(effect, ReceiptRequested):
+            code = await self.keeper.issue_receipt(pseudonym)
+            log.info("event=receipt_issued pseudonym=%s", pseudonym[:12])
+            return None if code is None else ReceiptIssued(code)
+        elif isinstance(effect, ReceiptPresented):
+            checked = await self.keeper.redeem_receipt(pseudonym, effect.code)
+            log.info("event=receipt_checked pseudonym=%s found=%s", pseudonym[:12], checked.found)
+            return checked
+        return None
+
+    async def _pace(self, pseudonym: str) -> None:
+        pace = self._paces.setdefault(pseudonym, Pace(updated=self.monotonic()))
+        wait = pace.delay(self.monotonic())
+        if wait > 0:
+            log.info("event=paced pseudonym=%s", pseudonym[:12])
+            await self.sleep(wait)
+
+    def _lock(self, pseudonym: str) -> asyncio.Lock:
+        return self._locks.setdefault(pseudonym, asyncio.Lock())
+
+
+def messages_as_json(turn: int, messages: Sequence[BotMessage]) -> list[dict[str, object]]:
+    return [{"turn": turn, **message.as_json()} for message in messages]

@@ -1,0 +1,1 @@
+"""Alembic migrations, applied by ``Store.open`` before anything else touches the database."""

@@ -1,1 +1,0 @@
-"""Alembic migrations, applied by ``Store.open`` before anything else touches the database."""

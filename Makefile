@@ -3,6 +3,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Settings from .env (KEY=value lines, see .env.example) reach the bot through make too.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
+endif
+
 VENV := .venv
 PY := $(VENV)/bin/python
 # The bot runs on Python 3.11: take python3.11 from PATH, else pyenv's, else python3 if it is 3.11.

@@ -50,6 +50,10 @@ log = logging.getLogger("bot.service")
 MAX_INPUT_CHARS = 100_000
 # How long a person may wait for the NLU service before the bot goes on without it.
 NLU_DEADLINE_SECONDS = 1.0
+# Past this many people in memory, those idle for a while are forgotten (a full bucket and
+# a free lock carry nothing worth keeping), so a long-running bot does not grow for ever.
+MAX_PEOPLE_IN_MEMORY = 10_000
+IDLE_SECONDS = 600.0
 
 
 class CaseKeeper(Protocol):
@@ -198,11 +202,21 @@ class Conversations:
         return None
 
     async def _pace(self, pseudonym: str) -> None:
+        if len(self._paces) > MAX_PEOPLE_IN_MEMORY:
+            self._forget_idle()
         pace = self._paces.setdefault(pseudonym, Pace(updated=self.monotonic()))
         wait = pace.delay(self.monotonic())
         if wait > 0:
             log.info("event=paced pseudonym=%s", pseudonym[:12])
             await self.sleep(wait)
+
+    def _forget_idle(self) -> None:
+        now = self.monotonic()
+        for pseudonym, pace in list(self._paces.items()):
+            lock = self._locks.get(pseudonym)
+            if now - pace.updated > IDLE_SECONDS and not (lock and lock.locked()):
+                del self._paces[pseudonym]
+                self._locks.pop(pseudonym, None)
 
     def _lock(self, pseudonym: str) -> asyncio.Lock:
         return self._locks.setdefault(pseudonym, asyncio.Lock())

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+import bot.service as service_module
 from bot.memory import MemoryKeeper
 from bot.service import Conversations
 from flows.understanding import Interpretation
@@ -80,3 +83,16 @@ async def test_a_slow_nlu_is_given_up_and_the_conversation_goes_on() -> None:
     reply = await chat.receive("person", "mon mari ne va pas bien")
     assert slow.cancelled
     assert reply[-1].question == "signs"  # the lexicon understood it anyway
+
+
+async def test_people_idle_for_long_are_forgotten_by_the_pacer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(service_module, "MAX_PEOPLE_IN_MEMORY", 5)
+    clock = Clock()
+    chat = service(clock)
+    for person in range(6):
+        await chat.receive(f"p{person}", "self")
+    clock.now += service_module.IDLE_SECONDS + 1
+    await chat.receive("late", "self")
+    assert len(chat._paces) == 1 and len(chat._locks) == 1

@@ -370,17 +370,19 @@ class Store:
             await self._touch(conn, case_id)
         return message_id
 
+    async def _case_rows(self, table: sa.Table, case_id: str) -> list[sa.Row[Any]]:
+        """Every row of ``table`` about the case, oldest first."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(table)
+                .where(table.c.case_id == case_id)
+                .order_by(table.c.created_at, table.c.id)
+            )
+            return list(result.all())
+
     async def sealed_messages(self, case_id: str) -> list[SealedMessage]:
         key = await self._require_key(case_id)
-        table = tables.sealed_messages
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(table)
-                    .where(table.c.case_id == case_id)
-                    .order_by(table.c.created_at, table.c.id)
-                )
-            ).all()
+        rows = await self._case_rows(tables.sealed_messages, case_id)
         return [
             SealedMessage(
                 id=row.id,
@@ -414,15 +416,7 @@ class Store:
 
     async def replies(self, case_id: str) -> list[Reply]:
         key = await self._require_key(case_id)
-        table = tables.replies
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(table)
-                    .where(table.c.case_id == case_id)
-                    .order_by(table.c.created_at, table.c.id)
-                )
-            ).all()
+        rows = await self._case_rows(tables.replies, case_id)
         return [
             Reply(
                 id=row.id,

@@ -19,6 +19,7 @@ from bot.memory import MemoryKeeper
 from bot.service import Conversations
 from flows.commands import INTENT_NEEDS
 from flows.crisis import detect_crisis
+from flows.messages import BotMessage
 from flows.resources import Resources
 from nlu.client import RasaUnderstanding
 from nlu.service import NluService, free_port
@@ -77,17 +78,26 @@ def conversations(understanding: RasaUnderstanding | None) -> Conversations:
     )
 
 
+async def open_with(
+    understanding: RasaUnderstanding | None, text: str
+) -> tuple[list[BotMessage], dict[str, Any]]:
+    """A first free-text message: what the bot answers, and the state it leaves."""
+    chat = conversations(understanding)
+    await chat.welcome("person")
+    messages = await chat.receive("person", text)
+    state = await chat.keeper.load_state(chat.keeper.pseudonym("matrix", "person"))
+    assert state is not None
+    return messages, state
+
+
 @pytest.mark.parametrize("intent", sorted(TOPIC_OPENINGS))
 async def test_a_free_text_opening_about_oneself_starts_the_self_journey(
     understanding: RasaUnderstanding, intent: str
 ) -> None:
     text, need = TOPIC_OPENINGS[intent]
-    chat = conversations(understanding)
-    await chat.welcome("person")
-    messages = await chat.receive("person", text)
+    messages, state = await open_with(understanding, text)
     assert messages[-1].question == "practice", intent
-    state = await chat.keeper.load_state(chat.keeper.pseudonym("matrix", "person"))
-    assert state is not None and state["persona"] == "self"
+    assert state["persona"] == "self"
     assert need in state["choices"]["needs_hint"]
 
 
@@ -96,11 +106,8 @@ async def test_a_free_text_opening_about_someone_else_starts_their_journey(
     understanding: RasaUnderstanding, intent: str
 ) -> None:
     text, persona = PERSONA_OPENINGS[intent]
-    chat = conversations(understanding)
-    await chat.welcome("person")
-    await chat.receive("person", text)
-    state = await chat.keeper.load_state(chat.keeper.pseudonym("matrix", "person"))
-    assert state is not None and state["persona"] == persona
+    _, state = await open_with(understanding, text)
+    assert state["persona"] == persona
 
 
 @pytest.mark.parametrize("intent", sorted(COMMAND_OPENINGS))
@@ -108,9 +115,7 @@ async def test_a_request_in_free_text_is_answered_at_once(
     understanding: RasaUnderstanding, intent: str
 ) -> None:
     text, question = COMMAND_OPENINGS[intent]
-    chat = conversations(understanding)
-    await chat.welcome("person")
-    messages = await chat.receive("person", text)
+    messages, _ = await open_with(understanding, text)
     assert messages[-1].question == question
 
 
@@ -187,11 +192,7 @@ async def test_free_text_openings_of_every_intent_are_routed(
             reading = await understanding.interpret(text)
             if reading is None or reading.intent != intent or reading.confidence < 0.5:
                 continue
-            chat = conversations(understanding)
-            await chat.welcome("person")
-            messages = await chat.receive("person", text)
-            state = await chat.keeper.load_state(chat.keeper.pseudonym("matrix", "person"))
-            assert state is not None
+            messages, state = await open_with(understanding, text)
             outcome = {
                 "persona_self": state["persona"] == "self"
                 and expected in state["choices"].get("needs_hint", ()),

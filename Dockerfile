@@ -1,11 +1,14 @@
-# The bot's image: the engine, the channels and the store, on Python 3.11.
+# The bot's image: the engine, the channels and the store, on Python 3.11. Every dependency,
+# matrix-nio's end-to-end encryption (vodozemac) included, installs from wheels or pure
+# Python: no compiler in the image.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY flows ./flows
-COPY nlu ./nlu
+# Only the client side of nlu/: the Rasa project and its models run in their own image.
+COPY nlu/__init__.py nlu/client.py nlu/service.py ./nlu/
 COPY storage ./storage
 RUN pip install --no-cache-dir . && useradd --system --home /app entraide \
     && install -d -m 0700 -o entraide /data /secrets

@@ -39,7 +39,7 @@ lint: setup
 	$(VENV)/bin/ruff check bot flows nlu storage tests
 	$(VENV)/bin/mypy
 
-test: setup lint postgres-ready nlu-check
+test: setup lint postgres-ready nlu-check synapse-ready
 	$(VENV)/bin/pytest
 
 bench: setup bench-engine bench-storage bench-nlu
@@ -49,3 +49,4 @@ bench-engine: setup
 
 include nlu/nlu.mk
 include storage/storage.mk
+include bot/matrix.mk

@@ -55,6 +55,8 @@ class StoreKeeper:
                 "previous_level": update.previous_level,
                 "persona": update.persona,
                 "categories": list(update.categories),
+                "scores": [list(score) for score in update.scores],
+                "routes": list(update.routes),
             }
             await self.store.enqueue(
                 case_id, "alert", payload, dedup_key=f"alert:{case_id}:level:{update.level}"
@@ -67,9 +69,13 @@ class StoreKeeper:
         case_id = await self._case_id(pseudonym)
         if case_id is None:
             return
-        # The outbox entry only says that something arrived; the words stay sealed.
+        # The words go twice: sealed to the commission's key for the record, and in the
+        # outbox (under the case key, dropped once delivered) for the encrypted staff room.
         fresh = await self.store.enqueue(
-            case_id, "sealed", {"kind": kind}, dedup_key=f"sealed:{case_id}:{pseudonym}:{sequence}"
+            case_id,
+            "sealed",
+            {"kind": kind, "text": text},
+            dedup_key=f"sealed:{case_id}:{pseudonym}:{sequence}",
         )
         if fresh:
             await self.store.seal_for_commission(case_id, kind, text.encode())

@@ -111,8 +111,20 @@ def _reply(turn: journey.Turn) -> Reply:
             after.level,
             categories,
         ):
-            effects.insert(0, CaseUpdated(after.persona, after.level, before.level, categories))
+            effects.insert(0, _case_update(turn, categories))
     return Reply(tuple(turn.messages), turn.state, tuple(effects))
+
+
+def _case_update(turn: journey.Turn, categories: tuple[str, ...]) -> CaseUpdated:
+    after = turn.state
+    scores = tuple(
+        (result.instrument, round(result.score), result.band)
+        for result in journey.completed_results(after)
+    )
+    routes = turn.context.resources.routing.routes(journey.facts(after))
+    return CaseUpdated(
+        after.persona, after.level, turn.initial.level, categories, scores, routes
+    )
 
 
 def _user_message(turn: journey.Turn, event: UserMessage) -> None:

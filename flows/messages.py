@@ -50,6 +50,10 @@ class CaseUpdated:
     level: int | None
     previous_level: int | None
     categories: tuple[str, ...]
+    # What the commission's alert shows beside the level: each finished questionnaire as
+    # (instrument, score, band), and the routes the person was given for these facts.
+    scores: tuple[tuple[str, int, str], ...] = ()
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

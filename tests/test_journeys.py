@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flows.messages import CaseUpdated, EraseRequested, MessageForCommission, SlotRequested
-from tests.conftest import Chat
+from tests.conftest import RESOURCES, Chat
 
 CRISIS_CONTACTS = {"samu", "emergency_112", "suicide_3114", "cnom_line", "emergency_114"}
 SELF_PROFILE = ["self", "liberal", "50_60", "female", "83"]
@@ -72,7 +72,10 @@ def test_self_journey_with_screening_routes_appointment_and_sealed_message() -> 
 def test_case_updates_carry_persona_level_and_categories(chat: Chat) -> None:
     chat.say("self")
     update = chat.last.effects[0]
-    assert update == CaseUpdated("self", 1, None, ("persona:self",))
+    assert (update.persona, update.level, update.previous_level, update.categories) == (
+        "self", 1, None, ("persona:self",)
+    )
+    assert update.scores == () and update.routes == RESOURCES.routing.routes({"persona:self"})
     chat.answer_all(["hospital", "skip", "skip", "skip"])
     chat.say("assault")
     updates = [e for e in chat.effects() if isinstance(e, CaseUpdated)]

@@ -1,0 +1,370 @@
+"""The Matrix channel: encrypted direct messages in, engine replies out, nothing else.
+
+Policy for rooms, written once here:
+- a direct-message invite is accepted; a room where other people than the person are (or
+  come) is left with a sentence, the commission's staff room excepted;
+- a room without encryption gets the explanation of how to turn it on, and nothing from it
+  reaches the conversation or the store;
+- an event is handled once: by event id (kept as a keyed hash), across restarts too;
+- an event that cannot be decrypted yet waits a little for its room key, asks the sender's
+  devices for it, then asks the person to send the message again;
+- only text is read; files, images and unknown kinds get a sentence and are not kept.
+
+Device trust: the person is anonymous and cannot verify the bot out of band, so the bot
+encrypts for every device of the person's account as it is announced (trust on first
+use, ``ignore_unverified_devices``). It never forwards old room keys. See the README.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    BadEvent,
+    EncryptionError,
+    InviteMemberEvent,
+    JoinResponse,
+    LocalProtocolError,
+    MatrixRoom,
+    MegolmEvent,
+    RoomEncryptedMedia,
+    RoomMemberEvent,
+    RoomMessageEmote,
+    RoomMessageMedia,
+    RoomMessageNotice,
+    RoomMessageText,
+    RoomMessageUnknown,
+    RoomSendResponse,
+    SendRetryError,
+    SyncResponse,
+    UnknownBadEvent,
+)
+from nio.events import Event as NioEvent
+
+from bot.event_ledger import EventLedger
+from bot.matrix_format import contents, text_content
+from bot.service import Conversations
+from flows.messages import BotMessage
+from flows.texts import Texts
+
+log = logging.getLogger("bot.matrix")
+
+SYNC_TIMEOUT_MS = 30_000
+# Room keys often arrive a moment after the message they open (a separate to-device
+# event, sometimes in the next sync): wait this long before asking for a resend.
+DECRYPT_RETRY_SECONDS = (0.2, 0.3, 0.5, 1.0, 1.5, 2.0)
+SEND_ATTEMPTS = 4
+# One explanation per room per hour is enough for a room without encryption.
+EXPLAIN_EVERY_SECONDS = 3600.0
+
+
+@dataclass
+class _Batch:
+    """The events of one sync response still being handled, and the token that follows them."""
+
+    token: str
+    remaining: int = 0
+
+
+@dataclass
+class _Work:
+    """An event to answer, or (``event`` None) a room to greet or check after a change."""
+
+    room_id: str
+    event: NioEvent | None
+    batch: _Batch | None = None
+
+
+@dataclass
+class MatrixChannel:
+    client: AsyncClient
+    conversations: Conversations
+    ledger: EventLedger
+    texts: Texts
+    locale: str = "fr"
+    staff_room_id: str | None = None
+    staff_users: frozenset[str] = frozenset()
+    # Called after every handled message, so an alert leaves within the second.
+    on_turn: Callable[[], None] = lambda: None
+    on_sync: Callable[[], Awaitable[None]] | None = None
+    monotonic: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
+    _queues: dict[str, asyncio.Queue[_Work]] = field(default_factory=dict)
+    _workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _batches: deque[_Batch] = field(default_factory=deque)
+    _explained: dict[str, float] = field(default_factory=dict)
+    _pending_welcome: set[str] = field(default_factory=set)
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # -- the sync loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Sync for ever; cancel the task to stop. Each sync's events go to room workers."""
+        token = self.ledger.sync_token()
+        # Room state is not kept by nio: the first sync after a start asks for all of it.
+        # On the very first start there is no position: whatever happened before the bot
+        # existed is history, not a conversation to answer.
+        response = await self._sync(token, full_state=True, timeout=0)
+        self._take(response, backlog=token is None)
+        failures = 0
+        while True:
+            try:
+                response = await self._sync(None, full_state=False, timeout=SYNC_TIMEOUT_MS)
+                failures = 0
+            except (TimeoutError, OSError, _SyncFailed):
+                failures += 1
+                log.warning("event=matrix_sync_failed attempt=%d", failures)
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            self._take(response, backlog=False)
+
+    async def _sync(self, since: str | None, *, full_state: bool, timeout: int) -> SyncResponse:
+        response = await self.client.sync(timeout=timeout, since=since, full_state=full_state)
+        if not isinstance(response, SyncResponse):
+            raise _SyncFailed
+        await self._keep_keys_fresh()
+        if self.on_sync is not None:
+            await self.on_sync()
+        self.synced.set()
+        return response
+
+    async def _keep_keys_fresh(self) -> None:
+        client = self.client
+        await client.send_to_device_messages()
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+
+    def _take(self, response: SyncResponse, *, backlog: bool) -> None:
+        batch = _Batch(response.next_batch)
+        self._batches.append(batch)
+        for room_id, invite in response.rooms.invite.items():
+            self._spawn(self._consider_invite(room_id, invite.invite_state))
+        for room_id, info in response.rooms.join.items():
+            if room_id != self.staff_room_id and any(
+                isinstance(event, RoomMemberEvent) for event in info.timeline.events
+            ):
+                self._queue(room_id).put_nowait(_Work(room_id, None))
+            if backlog:
+                continue
+            for event in info.timeline.events:
+                if getattr(event, "sender", None) == self.client.user_id:
+                    continue
+                batch.remaining += 1
+                self._queue(room_id).put_nowait(_Work(room_id, event, batch))
+        self._commit_position()
+
+    def _commit_position(self) -> None:
+        token = None
+        while self._batches and self._batches[0].remaining == 0:
+            token = self._batches.popleft().token
+        if token is not None:
+            self.ledger.save_sync_token(token)
+
+    def _queue(self, room_id: str) -> asyncio.Queue[_Work]:
+        if room_id not in self._queues:
+            self._queues[room_id] = asyncio.Queue()
+            self._workers[room_id] = asyncio.create_task(self._work(self._queues[room_id]))
+        return self._queues[room_id]
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._workers[f"task:{id(task)}"] = task
+        task.add_done_callback(lambda done: self._workers.pop(f"task:{id(done)}", None))
+
+    async def _work(self, queue: asyncio.Queue[_Work]) -> None:
+        """One worker per room: a person's messages are answered in order, people in parallel."""
+        while True:
+            work = await queue.get()
+            try:
+                if work.event is None:
+                    await self._check_room(work.room_id)
+                else:
+                    await self._handle(work.room_id, work.event)
+            except Exception as error:  # a bad event must not stop the room's worker
+                log.error("event=matrix_event_failed error=%s", type(error).__name__)
+            finally:
+                if work.batch is not None:
+                    work.batch.remaining -= 1
+                    self._commit_position()
+                queue.task_done()
+
+    async def idle(self) -> None:
+        """Wait until every event received so far is handled (tests and shutdown)."""
+        for queue in list(self._queues.values()):
+            await queue.join()
+
+    async def close(self) -> None:
+        for task in list(self._workers.values()):
+            task.cancel()
+        for task in list(self._workers.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # -- rooms ---------------------------------------------------------------------------
+
+    async def _consider_invite(self, room_id: str, invite_state: list[Any]) -> None:
+        inviter = next(
+            (
+                event.sender
+                for event in invite_state
+                if isinstance(event, InviteMemberEvent)
+                and event.state_key == self.client.user_id
+            ),
+            None,
+        )
+        if room_id == self.staff_room_id:
+            if inviter not in self.staff_users:
+                log.warning("event=staff_invite_refused")
+                await self.client.room_leave(room_id)
+                return
+        elif inviter is None:
+            return
+        response = await self.client.join(room_id)
+        log.info("event=matrix_joined ok=%s", isinstance(response, JoinResponse))
+        if isinstance(response, JoinResponse) and room_id != self.staff_room_id:
+            self._pending_welcome.add(room_id)
+
+    def _room(self, room_id: str) -> MatrixRoom | None:
+        return self.client.rooms.get(room_id)
+
+    def _other_people(self, room: MatrixRoom) -> set[str]:
+        return set(room.users) - {self.client.user_id}
+
+    async def _handle(self, room_id: str, event: NioEvent) -> None:
+        room = self._room(room_id)
+        event_id = getattr(event, "event_id", None)
+        if room is None or room_id == self.staff_room_id or not isinstance(event_id, str):
+            return
+        if self.ledger.handled(event_id):
+            return
+        if len(self._other_people(room)) > 1:
+            await self._leave_group(room)
+            return
+        if not room.encrypted:
+            # Nothing from this room is read, kept or even marked as handled.
+            await self._explain_encryption(room_id)
+            return
+        if isinstance(event, MegolmEvent):
+            event = await self._decrypt(event)
+        await self._answer(room, event_id, event)
+
+    async def _answer(self, room: MatrixRoom, event_id: str, event: NioEvent) -> None:
+        sender = getattr(event, "sender", None)
+        if not isinstance(sender, str):
+            return
+        if isinstance(event, (RoomMessageText, RoomMessageEmote)):
+            if isinstance(event, RoomMessageNotice):
+                return  # notices are for bots; never answer one (no bot loops)
+            messages = await self.conversations.receive(
+                sender, event.body, numbers_are_positions=True
+            )
+            # Marked before sending: a crash now loses a reply, never replays a turn.
+            self.ledger.mark_handled(event_id)
+            self.on_turn()
+            await self._send_messages(room.room_id, messages)
+            return
+        reason = _refusal(event)
+        if reason is None:
+            self.ledger.mark_handled(event_id)
+            return
+        log.info("event=matrix_refused kind=%s", reason)
+        self.ledger.mark_handled(event_id)
+        await self._send_text(room.room_id, self.texts.get(self.locale, f"matrix.{reason}"))
+
+    async def _decrypt(self, event: MegolmEvent) -> NioEvent:
+        requested = False
+        for wait in DECRYPT_RETRY_SECONDS:
+            await asyncio.sleep(wait)
+            try:
+                return self.client.decrypt_event(event)
+            except EncryptionError:
+                if not requested:
+                    requested = True
+                    with contextlib.suppress(LocalProtocolError):
+                        await self.client.request_room_key(event)
+                    log.info("event=matrix_room_key_requested")
+            except LocalProtocolError:
+                break
+        return event
+
+    async def _leave_group(self, room: MatrixRoom) -> None:
+        log.info("event=matrix_left_group_room")
+        await self._send_text(room.room_id, self.texts.get(self.locale, "matrix.group"))
+        await self.client.room_leave(room.room_id)
+
+    async def _explain_encryption(self, room_id: str) -> None:
+        now = self.monotonic()
+        if now - self._explained.get(room_id, -EXPLAIN_EVERY_SECONDS) < EXPLAIN_EVERY_SECONDS:
+            return
+        self._explained[room_id] = now
+        log.info("event=matrix_unencrypted_room")
+        await self._send_text(room_id, self.texts.get(self.locale, "matrix.unencrypted"))
+
+    async def _check_room(self, room_id: str) -> None:
+        """After membership changed: leave a group, greet a direct message just joined."""
+        room = self._room(room_id)
+        if room is None:
+            return
+        people = self._other_people(room)
+        if len(people) > 1:
+            await self._leave_group(room)
+            return
+        if room_id not in self._pending_welcome or len(people) != 1:
+            return
+        self._pending_welcome.discard(room_id)
+        if not room.encrypted:
+            await self._explain_encryption(room_id)
+            return
+        (person,) = people
+        await self._send_messages(room_id, await self.conversations.welcome(person))
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send_messages(self, room_id: str, messages: list[BotMessage]) -> None:
+        for content in contents(messages):
+            await self.send(room_id, content)
+
+    async def _send_text(self, room_id: str, text: str) -> None:
+        await self.send(room_id, text_content(text))
+
+    async def send(self, room_id: str, content: dict[str, Any], tx_id: str | None = None) -> bool:
+        """Send through ``room_send`` (it encrypts), retrying briefly; True once accepted."""
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                response = await self.client.room_send(
+                    room_id, "m.room.message", content, tx_id=tx_id,
+                    ignore_unverified_devices=True,
+                )
+            except (SendRetryError, LocalProtocolError, OSError) as error:
+                log.warning("event=matrix_send_failed error=%s", type(error).__name__)
+            else:
+                if isinstance(response, RoomSendResponse):
+                    return True
+                log.warning("event=matrix_send_refused status=%s", response.status_code)
+            await asyncio.sleep(0.5 * 2**attempt)
+        return False
+
+
+class _SyncFailed(Exception):
+    pass
+
+
+def _refusal(event: NioEvent) -> str | None:
+    """The sentence key for what the bot does not read, or None to pass over in silence."""
+    if isinstance(event, (RoomMessageMedia, RoomEncryptedMedia)):
+        return "media"
+    if isinstance(event, MegolmEvent):
+        return "resend"
+    if isinstance(event, (RoomMessageUnknown, BadEvent, UnknownBadEvent)):
+        return "unsupported"
+    return None

@@ -1,0 +1,144 @@
+"""What ``python -m bot run`` serves on Matrix, started and stopped as one piece.
+
+The bot's client, its event ledger, the channel, the staff room and the daily purge share
+one store and one conversation layer; ``stop`` ends them in the reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nio import AsyncClient
+
+from bot.config import MatrixSettings
+from bot.event_ledger import EventLedger
+from bot.matrix import MatrixChannel
+from bot.matrix_client import Account, open_client
+from bot.service import Conversations
+from bot.staff_room import StaffRoom
+from bot.store_keeper import StoreKeeper
+from flows.resources import Resources
+from flows.understanding import Understanding
+from storage import Store
+
+log = logging.getLogger("bot.matrix")
+
+PURGE_EVERY_SECONDS = 24 * 3600.0
+
+
+@dataclass
+class MatrixBot:
+    client: AsyncClient
+    channel: MatrixChannel
+    ledger: EventLedger
+    staff: StaffRoom | None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def start(
+        cls,
+        settings: MatrixSettings,
+        store: Store,
+        resources: Resources,
+        *,
+        data_dir: Path,
+        pickle_key: bytes,
+        understanding: Understanding | None = None,
+        locale: str = "fr",
+        purge: bool = True,
+    ) -> MatrixBot:
+        account = Account(
+            settings.homeserver, settings.user_id, settings.password, settings.access_token
+        )
+        store_dir = data_dir / "matrix"
+        client = await open_client(account, store_dir, pickle_key)
+        ledger_key = hashlib.sha256(b"entraide-event-ledger\0" + pickle_key).digest()
+        ledger = EventLedger(store_dir / "events.sqlite3", ledger_key)
+        conversations = Conversations(
+            resources=resources,
+            channel="matrix",
+            keeper=StoreKeeper(store),
+            understanding=understanding,
+            commission_connected=settings.staff_room is not None,
+            locale=locale,
+        )
+        channel = MatrixChannel(
+            client=client,
+            conversations=conversations,
+            ledger=ledger,
+            texts=resources.texts,
+            locale=locale,
+            staff_room_id=settings.staff_room,
+            staff_users=settings.staff_users,
+        )
+        staff = None
+        if settings.staff_room is not None:
+            staff = StaffRoom(
+                room_id=settings.staff_room,
+                members=settings.staff_users,
+                on_call=settings.on_call,
+                outbox=store,
+                send=channel.send,
+                room_state=lambda: _room_state(client, settings.staff_room),
+                texts=resources.texts,
+                locale=locale,
+                bot_user_id=settings.user_id,
+            )
+            channel.on_turn = staff.wake
+            wake = staff.wake
+
+            async def after_sync() -> None:
+                wake()
+
+            channel.on_sync = after_sync
+        bot = cls(client, channel, ledger, staff)
+        bot.tasks.append(asyncio.create_task(channel.run()))
+        if staff is not None:
+            bot.tasks.append(asyncio.create_task(staff.run()))
+        if purge:
+            bot.tasks.append(asyncio.create_task(_purge_daily(store)))
+        log.info("event=matrix_bot_started staff_room=%s", staff is not None)
+        return bot
+
+    async def wait_synced(self, timeout: float = 30.0) -> None:
+        await asyncio.wait_for(self.channel.synced.wait(), timeout)
+
+    async def serve(self) -> None:
+        """Until one of the parts stops (which it only does on an error)."""
+        done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.channel.close()
+        await self.client.close()
+        self.ledger.close()
+        log.info("event=matrix_bot_stopped")
+
+
+def _room_state(client: AsyncClient, room_id: str | None) -> tuple[bool, frozenset[str]] | None:
+    room: Any = client.rooms.get(room_id) if room_id else None
+    if room is None:
+        return None
+    return bool(room.encrypted), frozenset(room.users)
+
+
+async def _purge_daily(store: Store) -> None:
+    while True:
+        try:
+            purged = await store.purge_expired()
+            log.info("event=purge cases=%d", purged)
+        except Exception as error:  # tomorrow's run tries again
+            log.error("event=purge_failed error=%s", type(error).__name__)
+        await asyncio.sleep(PURGE_EVERY_SECONDS)

@@ -1,0 +1,120 @@
+"""Matrix fixtures: one real Synapse on loopback for the whole session."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.config import MatrixSettings
+from bot.homeserver import Homeserver, missing
+from bot.matrix_bot import MatrixBot
+from bot.matrix_person import ENCRYPTION_STATE, MatrixPerson
+from storage import CommissionPrivateKey, ServerSecrets, Store
+from tests.conftest import RESOURCES
+from tests.storage.helpers import CHEAP_RECEIPTS
+
+
+@pytest.fixture(scope="session")
+def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homeserver]:
+    problem = missing()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    with Homeserver(tmp_path_factory.mktemp("synapse")) as server:
+        yield server
+
+
+@dataclass
+class Deployment:
+    """One bot with its own account, store and data directory, a commission member in its
+    staff room, and people who open encrypted direct chats with it."""
+
+    homeserver: Homeserver
+    store: Store
+    root: Path
+    settings: MatrixSettings
+    pickle_key: bytes
+    staff: MatrixPerson
+    bot: MatrixBot | None = None
+    people: list[MatrixPerson] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "var"
+
+    async def start_bot(self) -> MatrixBot:
+        self.bot = await MatrixBot.start(
+            self.settings, self.store, RESOURCES, data_dir=self.data_dir,
+            pickle_key=self.pickle_key, purge=False,
+        )
+        await self.bot.wait_synced()
+        return self.bot
+
+    async def stop_bot(self) -> None:
+        if self.bot is not None:
+            await self.bot.stop()
+            self.bot = None
+
+    async def person(self, *, encrypted: bool = True) -> tuple[MatrixPerson, str]:
+        person = await new_person(self.homeserver, self.root)
+        self.people.append(person)
+        room_id = await person.open_direct_chat(self.settings.user_id, encrypted=encrypted)
+        return person, room_id
+
+    async def close(self) -> None:
+        await self.stop_bot()
+        for person in [*self.people, self.staff]:
+            await person.close()
+        await self.store.close()
+
+
+async def new_person(homeserver: Homeserver, root: Path, prefix: str = "person") -> MatrixPerson:
+    localpart = f"{prefix}-{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(12)
+    user_id = await asyncio.to_thread(homeserver.register, localpart, password)
+    return await MatrixPerson.login(
+        homeserver.url, user_id, password, root / localpart, secrets.token_bytes(32)
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def deployment(homeserver: Homeserver, tmp_path: Path) -> AsyncIterator[Deployment]:
+    """A started bot whose staff room holds one commission member, who reads every alert."""
+    staff = await new_person(homeserver, tmp_path, "commission")
+    bot_password = secrets.token_urlsafe(12)
+    bot_user = await asyncio.to_thread(
+        homeserver.register, f"bot-{secrets.token_hex(4)}", bot_password
+    )
+    room = await staff.client.room_create(
+        name="Commission", invite=[bot_user], initial_state=[ENCRYPTION_STATE]
+    )
+    settings = MatrixSettings(
+        homeserver=homeserver.url,
+        user_id=bot_user,
+        password=bot_password,
+        staff_room=room.room_id,
+        staff_users=frozenset({staff.user_id}),
+        on_call=(staff.user_id,),
+    )
+    commission = CommissionPrivateKey.generate()
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir(mode=0o700)
+    (tmp_path / "var").mkdir(mode=0o700)
+    store = await Store.open(
+        f"sqlite+aiosqlite:///{tmp_path / 'var' / 'entraide.sqlite3'}",
+        ServerSecrets.generate(commission.public()),
+        case_keys_file=secrets_dir / "case-keys.sqlite3",
+        receipts=CHEAP_RECEIPTS,
+    )
+    setup = Deployment(homeserver, store, tmp_path, settings, secrets.token_bytes(32), staff)
+    try:
+        await setup.start_bot()
+        await staff.wait_joined(room.room_id, bot_user)
+        yield setup
+    finally:
+        await setup.close()

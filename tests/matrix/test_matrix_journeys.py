@@ -1,0 +1,182 @@
+"""A person talks to the bot through real end-to-end encryption on a real Synapse."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.matrix_person import MatrixPerson
+from tests.matrix.conftest import Deployment
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+TO_ROUTES = ["1", "liberal", "skip", "skip", "skip", "financial", "no"]
+
+
+async def say(person: MatrixPerson, room_id: str, text: str) -> list[str]:
+    await person.send(room_id, text)
+    return [message.body for message in await person.messages_until_quiet()]
+
+
+def files_containing(directory: Path, marker: str) -> list[Path]:
+    needle = marker.encode()
+    return [
+        path for path in directory.rglob("*") if path.is_file() and needle in path.read_bytes()
+    ]
+
+
+def synapse_event_types(deployment: Deployment, room_id: str) -> set[str]:
+    with sqlite3.connect(deployment.homeserver.database) as db:
+        rows = db.execute(
+            "SELECT type FROM events WHERE room_id = ? AND state_key IS NULL", (room_id,)
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+async def test_an_encrypted_direct_chat_goes_from_greeting_to_routes_and_leaves_no_words(
+    deployment: Deployment,
+) -> None:
+    person, room_id = await deployment.person()
+    welcome = await person.messages_until_quiet()
+    assert welcome[0].decrypted
+    assert "chiffrée de bout en bout" in welcome[0].body
+    assert "1. " in welcome[-1].body  # the persona options, numbered
+
+    marker = "Zorglub-épuisé-7319"
+    replies = await say(person, room_id, f"bonjour, je suis {marker}")
+    for answer in TO_ROUTES:
+        replies = await say(person, room_id, answer)
+    assert any("Voici vers qui vous tourner" in reply for reply in replies)
+    assert any("Ordre" in reply or "Conseil" in reply for reply in replies)
+
+    # The homeserver saw only encrypted events, and no word of either side.
+    assert synapse_event_types(deployment, room_id) == {"m.room.encrypted"}
+    deployment.homeserver.stop()
+    try:
+        for word in (marker, "Voici vers qui vous tourner"):
+            assert files_containing(deployment.homeserver.directory, word) == []
+            assert files_containing(deployment.data_dir, word) == []
+    finally:
+        deployment.homeserver.start()
+
+
+async def test_a_room_without_encryption_is_refused_and_nothing_is_kept(
+    deployment: Deployment,
+) -> None:
+    person, room_id = await deployment.person(encrypted=False)
+    explanation = await person.next_message()
+    assert "n'est pas chiffré" in explanation.body
+    marker = "Plaintext-Marker-5521"
+    await person.send(room_id, f"je bois trop {marker}")
+    assert bot_of(deployment).channel.ledger.sync_token() is not None
+    await bot_of(deployment).channel.idle()
+    pseudonym = deployment.store.pseudonym("matrix", person.user_id)
+    assert await deployment.store.load_conversation(pseudonym) is None
+    assert files_containing(deployment.data_dir, marker) == []
+    assert files_containing(deployment.data_dir, person.user_id) == []
+
+
+async def test_the_bot_restarted_mid_conversation_resumes_and_answers_each_event_once(
+    deployment: Deployment,
+) -> None:
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    assert any("exercice" in reply for reply in await say(person, room_id, "1"))
+    await deployment.stop_bot()
+    # Written while the bot is down: answered after the restart, exactly once.
+    await person.send(room_id, "liberal")
+    await deployment.start_bot()
+    replies = await person.messages_until_quiet(quiet=3)
+    assert [reply.body for reply in replies if "tranche d'âge" in reply.body] != []
+    assert len(replies) == 1, [reply.body[:40] for reply in replies]
+    await deployment.stop_bot()
+    await deployment.start_bot()
+    with pytest.raises(TimeoutError):
+        await person.next_message(timeout=3)
+    assert any("Vous êtes" in reply for reply in await say(person, room_id, "skip"))
+
+
+async def test_a_level_3_message_alerts_the_staff_room_within_two_seconds(
+    deployment: Deployment,
+) -> None:
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    await drain(deployment.staff)
+    sent = time.monotonic()
+    await person.send(room_id, "je vais me tuer ce soir")
+    while True:
+        alert = await deployment.staff.next_message(timeout=10)
+        if "niveau 3" in alert.body:
+            break
+    elapsed = time.monotonic() - sent
+    assert elapsed < 2.0, elapsed
+    assert alert.decrypted
+    assert "URGENCE" in alert.body
+    assert person.user_id not in alert.body
+    assert alert.content["m.mentions"]["user_ids"] == [deployment.staff.user_id]
+
+
+async def test_the_staff_room_gets_one_alert_when_the_bot_dies_between_send_and_ack(
+    deployment: Deployment,
+) -> None:
+    bot = bot_of(deployment)
+    assert bot.staff is not None
+    outbox = bot.staff.outbox
+    real_mark = outbox.mark_delivered
+
+    async def die_before_recording(item_id: str) -> None:
+        raise RuntimeError("killed between send and ack")
+
+    bot.staff.outbox = _Outbox(outbox, die_before_recording)
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    await drain(deployment.staff)
+    await say(person, room_id, "1")
+    first = await deployment.staff.messages_until_quiet(quiet=2)
+    assert len([m for m in first if "Nouveau dossier" in m.body]) == 1
+    await deployment.stop_bot()
+    assert await deployment.store.pending_outbox() != []
+    await deployment.start_bot()
+    assert real_mark is not None
+    await wait_until_outbox_empty(deployment)
+    again = await drain(deployment.staff, quiet=2)
+    assert [m.body for m in again if "Nouveau dossier" in m.body] == []
+
+
+class _Outbox:
+    def __init__(self, outbox: object, mark: object) -> None:
+        self._outbox = outbox
+        self.mark_delivered = mark
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._outbox, name)
+
+
+async def wait_until_outbox_empty(deployment: Deployment, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while await deployment.store.pending_outbox():
+        assert time.monotonic() < deadline, "the outbox was not delivered"
+        await asyncio_sleep(0.2)
+
+
+async def asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+async def drain(person: MatrixPerson, quiet: float = 1.0) -> list[object]:
+    received = []
+    while True:
+        try:
+            received.append(await person.next_message(timeout=quiet))
+        except TimeoutError:
+            return received
+
+
+def bot_of(deployment: Deployment):  # type: ignore[no-untyped-def]
+    assert deployment.bot is not None
+    return deployment.bot

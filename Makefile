@@ -18,9 +18,10 @@ PYTHON311 := $(shell python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3
 endif
 BOT_STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test lint bench bench-engine
+.PHONY: help setup run chat test lint bench bench-engine
 help:
-	@echo "make run    talk to the bot in this terminal"
+	@echo "make run    talk to the bot through Matrix, end-to-end encrypted (local homeserver)"
+	@echo "make chat   talk to the bot in this terminal, without Matrix"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  measure the engine (and the services) on this machine"
 
@@ -32,7 +33,12 @@ $(BOT_STAMP): pyproject.toml
 
 setup: $(BOT_STAMP)
 
-run: setup nlu-ready
+# With a Matrix account in .env, serve it; without, the whole encrypted path on this machine
+# (a local Synapse, demo accounts, a terminal client as the demo person).
+run: setup nlu-ready synapse-ready
+	$(PY) -m bot run $(if $(MATRIX_HOMESERVER),,--demo) --local-nlu
+
+chat: setup nlu-ready
 	$(PY) -m bot chat --demo-keys --local-nlu
 
 lint: setup

@@ -1,5 +1,6 @@
-"""Command line: ``python -m bot chat`` (add ``--jsonl`` for the machine interface), and the
-operator and commission commands (``keys``, ``staff``, ``purge``)."""
+"""Command line: ``python -m bot chat`` (add ``--jsonl`` for the machine interface), ``run``
+(the configured channels), and the operator and commission commands (``keys``, ``staff``,
+``purge``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from datetime import UTC, datetime
 
 from bot import terminal
-from bot.config import Settings
+from bot.config import MatrixSettings, Settings
+from bot.demo import run_demo
+from bot.matrix_bot import MatrixBot
 from bot.memory import MemoryKeeper
 from bot.service import CaseKeeper, Conversations
 from bot.staff_cli import add_commands
@@ -21,7 +25,14 @@ from flows.texts import LOCALES
 from flows.understanding import Understanding
 from nlu.client import RasaUnderstanding
 from nlu.service import NluService, missing
-from storage import StorageError, StorageSettings, demo_keys, open_store
+from storage import (
+    StorageError,
+    StorageSettings,
+    Store,
+    demo_keys,
+    load_server_secrets,
+    open_store,
+)
 
 log = logging.getLogger("bot")
 
@@ -47,26 +58,31 @@ def _start_local_nlu() -> NluService | None:
         return None
 
 
+async def _open_store(storage: StorageSettings, with_demo_keys: bool) -> Store | None:
+    if with_demo_keys:
+        status = demo_keys(storage.data_dir, storage.secrets_file)
+        if status.created:
+            sys.stderr.write(
+                f"Throwaway demo keys written beside {status.secrets_file}: "
+                "fine for trying the bot, never for a real deployment "
+                "(run `python -m bot keys init` there).\n"
+            )
+    try:
+        return await open_store(storage)
+    except StorageError as error:
+        sys.stderr.write(f"The store cannot open: {error}. Run `make run` once, or "
+                         "`python -m bot keys init`.\n")
+        return None
+
+
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     keeper: CaseKeeper
     store = None
     if args.memory:
         keeper = MemoryKeeper()
     else:
-        storage = StorageSettings.from_env()
-        if args.demo_keys:
-            status = demo_keys(storage.data_dir, storage.secrets_file)
-            if status.created:
-                sys.stderr.write(
-                    f"Throwaway demo keys written beside {status.secrets_file}: "
-                    "fine for trying the bot, never for a real deployment "
-                    "(run `python -m bot keys init` there).\n"
-                )
-        try:
-            store = await open_store(storage)
-        except StorageError as error:
-            sys.stderr.write(f"The store cannot open: {error}. Run `make run` once, or "
-                             "`python -m bot keys init`.\n")
+        store = await _open_store(StorageSettings.from_env(), args.demo_keys)
+        if store is None:
             return 2
         keeper = StoreKeeper(store)
     local_nlu = _start_local_nlu() if args.local_nlu else None
@@ -88,6 +104,47 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
         if local_nlu is not None:
             local_nlu.stop()
     return 0
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the configured channels; with none configured and --demo, the embedded demo."""
+    matrix = MatrixSettings.from_env()
+    if matrix is None and not args.demo:
+        sys.stderr.write("No channel is configured: set MATRIX_HOMESERVER, MATRIX_USER_ID and "
+                         "MATRIX_PASSWORD (see .env.example), or run `make run` for the demo.\n")
+        return 2
+    storage = StorageSettings.from_env()
+    store = await _open_store(storage, args.demo)
+    if store is None:
+        return 2
+    pickle_key = load_server_secrets(storage.secrets_file).matrix_pickle_key
+    local_nlu = _start_local_nlu() if args.local_nlu else None
+    understanding = _understanding(settings, local_nlu)
+    try:
+        if matrix is None:
+            return await run_demo(
+                settings, store, storage.data_dir, pickle_key, understanding, settings.locale
+            )
+        bot = await MatrixBot.start(
+            matrix, store, Resources.load(settings.deployment_file), data_dir=storage.data_dir,
+            pickle_key=pickle_key, understanding=understanding, locale=settings.locale,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        serving = asyncio.create_task(bot.serve())
+        try:
+            await asyncio.wait(
+                [serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            await bot.stop()
+        return 0
+    finally:
+        await store.close()
+        if local_nlu is not None:
+            local_nlu.stop()
 
 
 async def _health(settings: Settings) -> int:
@@ -129,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         help="pretend the time is this ISO 8601 instant (reproducible transcripts and demos)",
     )
     chat.set_defaults(func=None)
+    run = commands.add_parser("run", help="serve the configured channels (Matrix)")
+    run.add_argument(
+        "--demo", action="store_true",
+        help="with no channel configured: a local homeserver, demo accounts and a terminal "
+        "client (make run)",
+    )
+    run.add_argument(
+        "--local-nlu", action="store_true", help="start the Rasa NLU service on loopback"
+    )
     commands.add_parser("health", help="probe the NLU service and print the bot's health as JSON")
     add_commands(commands)
     args = parser.parse_args(argv)
@@ -137,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=settings.log_level)
     if args.command == "health":
         return asyncio.run(_health(settings))
-    if args.command == "chat":
+    if args.command in ("chat", "run"):
         try:
-            return asyncio.run(_chat(args, settings))
+            return asyncio.run((_chat if args.command == "chat" else _serve)(args, settings))
         except KeyboardInterrupt:
             return 130
     code: int = args.func(args)

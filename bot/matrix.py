@@ -359,9 +359,14 @@ class _SyncFailed(Exception):
     pass
 
 
+MEDIA_MSGTYPES = frozenset({"m.image", "m.file", "m.audio", "m.video", "m.sticker"})
+
+
 def _refusal(event: NioEvent) -> str | None:
     """The sentence key for what the bot does not read, or None to pass over in silence."""
-    if isinstance(event, (RoomMessageMedia, RoomEncryptedMedia)):
+    content = getattr(event, "source", {}).get("content", {})
+    msgtype = content.get("msgtype") if isinstance(content, dict) else None
+    if isinstance(event, (RoomMessageMedia, RoomEncryptedMedia)) or msgtype in MEDIA_MSGTYPES:
         return "media"
     if isinstance(event, MegolmEvent):
         return "resend"

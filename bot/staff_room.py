@@ -10,6 +10,7 @@ Nothing is posted while the room is unencrypted or holds someone outside the all
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 from collections.abc import Awaitable, Callable
@@ -83,10 +84,8 @@ class StaffRoom:
 
     async def run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.deliver_pending()

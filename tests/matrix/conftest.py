@@ -14,7 +14,7 @@ import pytest_asyncio
 from bot.config import MatrixSettings
 from bot.homeserver import Homeserver, missing
 from bot.matrix_bot import MatrixBot
-from bot.matrix_person import ENCRYPTION_STATE, MatrixPerson
+from bot.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
 from storage import CommissionPrivateKey, ServerSecrets, Store
 from tests.conftest import RESOURCES
 from tests.storage.helpers import CHEAP_RECEIPTS
@@ -55,6 +55,11 @@ class Deployment:
         await self.bot.wait_synced()
         return self.bot
 
+    @property
+    def running_bot(self) -> MatrixBot:
+        assert self.bot is not None, "the bot is not running"
+        return self.bot
+
     async def stop_bot(self) -> None:
         if self.bot is not None:
             await self.bot.stop()
@@ -71,6 +76,23 @@ class Deployment:
         for person in [*self.people, self.staff]:
             await person.close()
         await self.store.close()
+
+
+def files_containing(directory: Path, marker: str) -> list[Path]:
+    needle = marker.encode()
+    return [
+        path for path in directory.rglob("*") if path.is_file() and needle in path.read_bytes()
+    ]
+
+
+async def drain(person: MatrixPerson, quiet: float = 1.0) -> list[Received]:
+    """Whatever arrives until ``quiet`` seconds pass without a message."""
+    received = []
+    while True:
+        try:
+            received.append(await person.next_message(timeout=quiet))
+        except TimeoutError:
+            return received
 
 
 async def new_person(homeserver: Homeserver, root: Path, prefix: str = "person") -> MatrixPerson:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
 from bot.matrix_person import MatrixPerson
-from tests.matrix.conftest import Deployment
+from storage import OutboxItem
+from tests.matrix.conftest import Deployment, drain, files_containing
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -19,13 +20,6 @@ TO_ROUTES = ["1", "liberal", "skip", "skip", "skip", "financial", "no"]
 async def say(person: MatrixPerson, room_id: str, text: str) -> list[str]:
     await person.send(room_id, text)
     return [message.body for message in await person.messages_until_quiet()]
-
-
-def files_containing(directory: Path, marker: str) -> list[Path]:
-    needle = marker.encode()
-    return [
-        path for path in directory.rglob("*") if path.is_file() and needle in path.read_bytes()
-    ]
 
 
 def synapse_event_types(deployment: Deployment, room_id: str) -> set[str]:
@@ -71,8 +65,8 @@ async def test_a_room_without_encryption_is_refused_and_nothing_is_kept(
     assert "n'est pas chiffré" in explanation.body
     marker = "Plaintext-Marker-5521"
     await person.send(room_id, f"je bois trop {marker}")
-    assert bot_of(deployment).channel.ledger.sync_token() is not None
-    await bot_of(deployment).channel.idle()
+    assert deployment.running_bot.channel.ledger.sync_token() is not None
+    await deployment.running_bot.channel.idle()
     pseudonym = deployment.store.pseudonym("matrix", person.user_id)
     assert await deployment.store.load_conversation(pseudonym) is None
     assert files_containing(deployment.data_dir, marker) == []
@@ -122,61 +116,32 @@ async def test_a_level_3_message_alerts_the_staff_room_within_two_seconds(
 async def test_the_staff_room_gets_one_alert_when_the_bot_dies_between_send_and_ack(
     deployment: Deployment,
 ) -> None:
-    bot = bot_of(deployment)
-    assert bot.staff is not None
-    outbox = bot.staff.outbox
-    real_mark = outbox.mark_delivered
+    staff = deployment.running_bot.staff
+    assert staff is not None
+    store = deployment.store
 
-    async def die_before_recording(item_id: str) -> None:
-        raise RuntimeError("killed between send and ack")
+    class DiesBeforeRecording:
+        """The store as the staff room sees it, in a bot killed right after each send."""
 
-    bot.staff.outbox = _Outbox(outbox, die_before_recording)
+        async def pending_outbox(self, limit: int = 50) -> list[OutboxItem]:
+            return await store.pending_outbox(limit)
+
+        async def mark_delivered(self, item_id: str) -> None:
+            raise RuntimeError("killed between send and ack")
+
+    staff.outbox = DiesBeforeRecording()
     person, room_id = await deployment.person()
     await person.messages_until_quiet()
     await drain(deployment.staff)
     await say(person, room_id, "1")
-    first = await deployment.staff.messages_until_quiet(quiet=2)
+    first = await drain(deployment.staff, quiet=2)
     assert len([m for m in first if "Nouveau dossier" in m.body]) == 1
     await deployment.stop_bot()
-    assert await deployment.store.pending_outbox() != []
+    assert await store.pending_outbox() != []
+
     await deployment.start_bot()
-    assert real_mark is not None
-    await wait_until_outbox_empty(deployment)
+    async with asyncio.timeout(20):
+        while await store.pending_outbox():
+            await asyncio.sleep(0.2)
     again = await drain(deployment.staff, quiet=2)
     assert [m.body for m in again if "Nouveau dossier" in m.body] == []
-
-
-class _Outbox:
-    def __init__(self, outbox: object, mark: object) -> None:
-        self._outbox = outbox
-        self.mark_delivered = mark
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._outbox, name)
-
-
-async def wait_until_outbox_empty(deployment: Deployment, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while await deployment.store.pending_outbox():
-        assert time.monotonic() < deadline, "the outbox was not delivered"
-        await asyncio_sleep(0.2)
-
-
-async def asyncio_sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
-
-
-async def drain(person: MatrixPerson, quiet: float = 1.0) -> list[object]:
-    received = []
-    while True:
-        try:
-            received.append(await person.next_message(timeout=quiet))
-        except TimeoutError:
-            return received
-
-
-def bot_of(deployment: Deployment):  # type: ignore[no-untyped-def]
-    assert deployment.bot is not None
-    return deployment.bot

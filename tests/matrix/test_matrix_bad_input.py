@@ -1,0 +1,105 @@
+"""What people send that is not a short text: each gets a sentence, nothing is kept, no crash."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.matrix.conftest import Deployment, files_containing
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# An attachment as clients send it in encrypted rooms (the file itself is never fetched).
+ENCRYPTED_FILE = {
+    "url": "mxc://localhost/Attachment",
+    "key": {"kty": "oct", "key_ops": ["encrypt", "decrypt"], "alg": "A256CTR",
+            "k": "qcHVMSgYg-71CauWBezXI5qkaRb0LuIy-Wx5kIaHMIA", "ext": True},
+    "iv": "X85+XgHN+HEAAAAAAAAAAA",
+    "hashes": {"sha256": "0nMmWcmL3xFhK4SfAWGLd3EFXWDZ6a0yvpYZSaa7VT8"},
+    "v": "v2",
+}
+
+
+async def test_a_64_kb_message_gets_the_too_long_sentence(deployment: Deployment) -> None:
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    # Encrypted, 44 000 characters make an event just under Synapse's 64 KiB limit.
+    await person.send(room_id, "a" * 44_000)
+    replies = await person.messages_until_quiet()
+    assert any("long" in reply.body for reply in replies)
+    assert any("1. " in reply.body for reply in replies)  # the question again
+
+
+@pytest.mark.parametrize(
+    ("content", "sentence"),
+    [
+        ({"msgtype": "m.image", "body": "Photo-Marker.jpg", "file": ENCRYPTED_FILE},
+         "je n'ai rien gardé de ce fichier"),
+        ({"msgtype": "m.file", "body": "Bilan-Marker.pdf", "url": "mxc://localhost/y"},
+         "je n'ai rien gardé de ce fichier"),
+        ({"msgtype": "org.example.poll", "body": "Poll-Marker"}, "texte simple"),
+        ({"msgtype": "m.text", "body": 12}, "texte simple"),
+        ({"msgtype": "m.text"}, "texte simple"),
+    ],
+    ids=["image", "file", "unknown-msgtype", "body-not-text", "body-missing"],
+)
+async def test_what_is_not_text_gets_a_sentence_and_is_not_kept(
+    deployment: Deployment, content: dict[str, object], sentence: str
+) -> None:
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    pseudonym = deployment.store.pseudonym("matrix", person.user_id)
+    before = await deployment.store.load_conversation(pseudonym)
+    await person.send_content(room_id, content)
+    reply = await person.next_message()
+    assert sentence in reply.body
+    after = await deployment.store.load_conversation(pseudonym)
+    assert before is not None and after is not None and after.state == before.state
+    assert files_containing(deployment.data_dir, "Marker") == []
+    # And the conversation goes on.
+    await person.send(room_id, "1")
+    assert any("exercice" in r.body for r in await person.messages_until_quiet())
+
+
+async def test_a_room_with_a_third_person_is_left_with_a_sentence(
+    deployment: Deployment,
+) -> None:
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    bot = deployment.settings.user_id
+    await person.client.room_invite(room_id, deployment.staff.user_id)
+    goodbye = await person.next_message()
+    assert "je quitte ce salon" in goodbye.body
+    async with asyncio.timeout(15):
+        while bot in person.client.rooms[room_id].users:
+            await person.wait_synced()
+
+
+async def test_a_flood_is_slowed_down_for_that_person_only(deployment: Deployment) -> None:
+    flooder, flood_room = await deployment.person()
+    other, other_room = await deployment.person()
+    await flooder.messages_until_quiet()
+    await other.messages_until_quiet()
+
+    async def flood() -> None:
+        for _ in range(100):
+            await flooder.send(flood_room, "aide")
+            await asyncio.sleep(0.1)
+
+    flooding = asyncio.create_task(flood())
+    await asyncio.sleep(3)
+    sent = time.monotonic()
+    await other.send(other_room, "1")
+    answer = await other.next_message(timeout=10)
+    waited = time.monotonic() - sent
+    await flooding
+    assert "exercice" in answer.body
+    assert waited < 3.0, waited
+    # The bot paces the flooder (a burst, then about one message a second): after the ten
+    # seconds of flood, far fewer than 100 answers came back, and the rest are still coming.
+    answered = flooder.inbox.qsize()
+    assert 0 < answered < 60, answered
+    await asyncio.sleep(3)
+    assert flooder.inbox.qsize() > answered

@@ -23,3 +23,10 @@ synapse-ready:
 	$(SYNAPSE_PY) -m pip install --quiet --disable-pip-version-check -r $(SYNAPSE_REQUIREMENTS) && \
 	$(SYNAPSE_PY) -m pip check --disable-pip-version-check && \
 	echo "$$want" > $(SYNAPSE_VENV)/.requirements.sha256
+
+# bench-matrix  round trips and messages per second through the bot on a throwaway Synapse,
+#               next to a bare matrix-nio echo bot (the floor); writes bench-results/matrix.json
+.PHONY: bench-matrix
+
+bench-matrix: setup synapse-ready
+	$(PY) tests/bench/bench_matrix.py

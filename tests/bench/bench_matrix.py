@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -71,15 +72,16 @@ Turns = list[tuple[str, list[str]]]
 # -- the serving side, in its own process --------------------------------------------------
 
 
-class _PacedCounter(logging.Handler):
-    """Counts the bot's ``event=paced`` records: a paced turn waited for the token bucket."""
+class _EventCounter(logging.Handler):
+    """Counts the bot's log records by event type (``event=paced`` is a turn that waited for
+    the token bucket); the records name no content, and only their type is kept."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
-        self.count = 0
+        self.counts: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.count += str(record.msg).startswith("event=paced")
+        self.counts[str(record.msg).split(" ", 1)[0].removeprefix("event=")] += 1
 
 
 async def _start_bot(account: Account, root: Path) -> Callable[[], Awaitable[None]]:
@@ -180,22 +182,23 @@ async def _start_echo(account: Account, root: Path) -> Callable[[], Awaitable[No
 
 
 async def serve(kind: str) -> None:
-    """Serve until the parent closes our stdin, then say how many turns were paced."""
+    """Serve until the parent closes our stdin, then say what the bot logged, by type."""
     account = Account(**json.loads(os.environ[SERVE_ENV]))
     root = Path(os.environ["BENCH_MATRIX_DIR"])
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     logging.basicConfig(level=logging.WARNING)
-    paced = _PacedCounter()
-    service_log = logging.getLogger("bot.service")
-    service_log.setLevel(logging.INFO)
-    service_log.addHandler(paced)
+    events = _EventCounter()
+    bot_log = logging.getLogger("bot")
+    bot_log.setLevel(logging.INFO)
+    bot_log.addHandler(events)
+    # The bot's INFO records are counted, not printed; its warnings still reach stderr.
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.WARNING)
     stop = await (_start_bot if kind == "bot" else _start_echo)(account, root)
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.read)
     await stop()
-    print(json.dumps({"paced": paced.count}), flush=True)
+    print(json.dumps({"log_events": events.counts}), flush=True)
 
 
 def cpu_seconds(pid: int | None) -> float | None:
@@ -275,14 +278,16 @@ class Run:
     messages: int
     replies: int
     round_trips_ms: list[float]
+    whole_turns_ms: list[float]
     wrong_replies: int
     late_replies: int
-    paced_turns: int
+    log_events: dict[str, int]
     # CPU seconds over the timed phase: the bot or echo, Synapse, and the people's process.
     cpu_s: dict[str, float | None]
 
-    def percentile(self, cut: int) -> float:
-        return statistics.quantiles(self.round_trips_ms, n=100)[cut - 1]
+    def percentile(self, cut: int, *, whole_turn: bool = False) -> float:
+        samples = self.whole_turns_ms if whole_turn else self.round_trips_ms
+        return statistics.quantiles(samples, n=100)[cut - 1]
 
     @property
     def per_second(self) -> float:
@@ -304,6 +309,8 @@ class Run:
             "p50_ms": round(self.percentile(50), 1),
             "p95_ms": round(self.percentile(95), 1),
             "max_ms": round(max(self.round_trips_ms), 1),
+            "whole_turn_p50_ms": round(self.percentile(50, whole_turn=True), 1),
+            "whole_turn_p95_ms": round(self.percentile(95, whole_turn=True), 1),
             "messages_per_second": round(self.per_second, 2),
             "synapse_events_per_second": round((self.messages + self.replies) / self.wall_s, 2),
             "server_cpu_ms_per_message": None
@@ -311,7 +318,7 @@ class Run:
             "cpu_busy": {part: self.busy(part) for part in self.cpu_s},
             "wrong_replies": self.wrong_replies,
             "late_replies": self.late_replies,
-            "paced_turns": self.paced_turns,
+            "log_events": self.log_events,
         }
 
 
@@ -358,17 +365,26 @@ async def _join(
     return person, room_id
 
 
-async def converse(person: MatrixPerson, room_id: str, turns: Turns) -> tuple[list[float], int]:
-    """One message after the other; the round trip ends at the first message of the reply."""
-    round_trips, wrong = [], 0
+@dataclass
+class Conversation:
+    round_trips_ms: list[float]
+    whole_turns_ms: list[float]
+    wrong: int = 0
+
+
+async def converse(person: MatrixPerson, room_id: str, turns: Turns) -> Conversation:
+    """One message after the other; the round trip ends at the first message of the reply,
+    the whole turn at its last one."""
+    done = Conversation([], [])
     for text, expected in turns:
         began = time.perf_counter()
         await person.send(room_id, text)
         first = await person.next_message(REPLY_TIMEOUT)
-        round_trips.append((time.perf_counter() - began) * 1000)
+        done.round_trips_ms.append((time.perf_counter() - began) * 1000)
         rest = [(await person.next_message(REPLY_TIMEOUT)).body for _ in expected[1:]]
-        wrong += [first.body, *rest] != expected
-    return round_trips, wrong
+        done.whole_turns_ms.append((time.perf_counter() - began) * 1000)
+        done.wrong += [first.body, *rest] != expected
+    return done
 
 
 def cpu_snapshot(pids: dict[str, int | None]) -> dict[str, float | None]:
@@ -420,10 +436,11 @@ async def load_run(
         wall_s=wall_s,
         messages=len(people) * len(turns),
         replies=len(people) * sum(len(expected) for _, expected in turns),
-        round_trips_ms=[ms for times, _ in outcomes for ms in times],
-        wrong_replies=sum(wrong for _, wrong in outcomes),
+        round_trips_ms=[ms for done in outcomes for ms in done.round_trips_ms],
+        whole_turns_ms=[ms for done in outcomes for ms in done.whole_turns_ms],
+        wrong_replies=sum(done.wrong for done in outcomes),
         late_replies=late,
-        paced_turns=int(report.get("paced", 0)),
+        log_events=dict(report.get("log_events", {})),
         cpu_s=cpu,
     )
 
@@ -470,6 +487,9 @@ def report(bot: Run, echo: Run, setup_s: float) -> dict[str, Any]:
           f"{ratios['p95_bot_over_echo']:8.2f}{ratios['throughput_echo_over_bot']:7.2f}"
           f"   aim <= {AIM} (msg/s as echo / bot)")
     print("events/s: messages in and replies out through Synapse; cpu: the bot's or echo's process")
+    print(f"bot, up to the last message of each turn: p50 {bot.percentile(50, whole_turn=True):.0f}"
+          f" ms, p95 {bot.percentile(95, whole_turn=True):.0f} ms "
+          f"({bot.replies / bot.messages:.1f} replies per message, sent one after the other)")
     for run in (bot, echo):
         print(f"{run.name}: {run.messages} messages, {run.replies} replies in {run.wall_s:.1f} s;"
               f" busy: {run.name.split()[0]} {_percent(run.busy('server'))}, Synapse "
@@ -477,8 +497,9 @@ def report(bot: Run, echo: Run, setup_s: float) -> dict[str, Any]:
         if run.wrong_replies or run.late_replies:
             print(f"  warning: {run.wrong_replies} turns with other replies than expected, "
                   f"{run.late_replies} messages after the last turn")
-    if bot.paced_turns:
-        print(f"note: {bot.paced_turns} turns waited for the bot's pacing (burst 8, then 1 "
+    paced = bot.log_events.get("paced", 0)
+    if paced:
+        print(f"note: {paced} turns waited for the bot's pacing (burst 8, then 1 "
               "message/s per person): that wait is inside the bot's round trips")
     else:
         print("note: no turn was paced by the bot's token bucket (burst 8, then 1/s)")

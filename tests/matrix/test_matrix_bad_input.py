@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 
+import httpx
 import pytest
 
 from tests.matrix.conftest import Deployment, files_containing
@@ -103,3 +105,31 @@ async def test_a_flood_is_slowed_down_for_that_person_only(deployment: Deploymen
     assert 0 < answered < 60, answered
     await asyncio.sleep(3)
     assert flooder.inbox.qsize() > answered
+
+
+async def test_a_message_that_cannot_be_decrypted_asks_for_a_resend(
+    deployment: Deployment,
+) -> None:
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    # A Megolm event from a session the bot never received: its key will not come.
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgAEhAiQ29udGVudCBub2JvZHkgY2FuIHJlYWQ",
+        "device_id": person.client.device_id,
+        "sender_key": "Q29udGVudCBub2JvZHkgY2FuIHJlYWQgYXQgYWxsIQ",
+        "session_id": "U2Vzc2lvbiB0aGUgYm90IG5ldmVyIHJlY2VpdmVk",
+    }
+    async with httpx.AsyncClient(trust_env=False) as http:
+        response = await http.put(
+            f"{deployment.homeserver.url}/_matrix/client/v3/rooms/{room_id}/send/"
+            f"m.room.encrypted/{secrets.token_hex(8)}",
+            json=content,
+            headers={"Authorization": f"Bearer {person.client.access_token}"},
+        )
+    assert response.status_code == 200
+    reply = await person.next_message(timeout=20)
+    assert "déchiffrer" in reply.body
+    # The conversation goes on with the next message that can be read.
+    await person.send(room_id, "1")
+    assert any("exercice" in r.body for r in await person.messages_until_quiet())

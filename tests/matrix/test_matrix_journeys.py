@@ -46,11 +46,19 @@ async def test_an_encrypted_direct_chat_goes_from_greeting_to_routes_and_leaves_
     assert any("Voici vers qui vous tourner" in reply for reply in replies)
     assert any("Ordre" in reply or "Conseil" in reply for reply in replies)
 
+    # What the person writes for the commission reaches its room, in their words.
+    await drain(deployment.staff)
+    words = "Quiproquo-cotisations-4471"
+    await say(person, room_id, "oui")
+    await say(person, room_id, f"Je n'arrive plus à payer, {words}")
+    received = await drain(deployment.staff, quiet=2)
+    assert any(words in message.body and message.decrypted for message in received)
+
     # The homeserver saw only encrypted events, and no word of either side.
     assert synapse_event_types(deployment, room_id) == {"m.room.encrypted"}
     deployment.homeserver.stop()
     try:
-        for word in (marker, "Voici vers qui vous tourner"):
+        for word in (marker, words, "Voici vers qui vous tourner"):
             assert files_containing(deployment.homeserver.directory, word) == []
             assert files_containing(deployment.data_dir, word) == []
     finally:

@@ -49,6 +49,7 @@ from nio import (
 from nio.events import Event as NioEvent
 
 from bot.event_ledger import EventLedger
+from bot.matrix_client import keep_keys_fresh
 from bot.matrix_format import contents, text_content
 from bot.service import Conversations
 from flows.messages import BotMessage
@@ -107,42 +108,38 @@ class MatrixChannel:
     async def run(self) -> None:
         """Sync for ever; cancel the task to stop. Each sync's events go to room workers."""
         token = self.ledger.sync_token()
-        # Room state is not kept by nio: the first sync after a start asks for all of it.
-        # On the very first start there is no position: whatever happened before the bot
-        # existed is history, not a conversation to answer.
-        response = await self._sync(token, full_state=True, timeout=0)
-        self._take(response, backlog=token is None)
+        first = True
         failures = 0
         while True:
             try:
-                response = await self._sync(None, full_state=False, timeout=SYNC_TIMEOUT_MS)
-                failures = 0
-            except (TimeoutError, OSError, _SyncFailed):
+                # Room state is not kept by nio: the first sync after a start asks for all
+                # of it, from the last position whose events were all handled.
+                response = await self._sync(
+                    token if first else None,
+                    full_state=first,
+                    timeout=0 if first else SYNC_TIMEOUT_MS,
+                )
+            except Exception as error:  # the homeserver is down or slow: wait, then again
                 failures += 1
-                log.warning("event=matrix_sync_failed attempt=%d", failures)
+                log.warning("event=matrix_sync_failed error=%s attempt=%d",
+                            type(error).__name__, failures)
                 await asyncio.sleep(min(30.0, 0.5 * 2**failures))
                 continue
-            self._take(response, backlog=False)
+            failures = 0
+            # On the very first start there is no position: whatever happened before the
+            # bot existed is history, not a conversation to answer.
+            self._take(response, backlog=first and token is None)
+            first = False
 
     async def _sync(self, since: str | None, *, full_state: bool, timeout: int) -> SyncResponse:
         response = await self.client.sync(timeout=timeout, since=since, full_state=full_state)
         if not isinstance(response, SyncResponse):
             raise _SyncFailed
-        await self._keep_keys_fresh()
+        await keep_keys_fresh(self.client)
         if self.on_sync is not None:
             await self.on_sync()
         self.synced.set()
         return response
-
-    async def _keep_keys_fresh(self) -> None:
-        client = self.client
-        await client.send_to_device_messages()
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
 
     def _take(self, response: SyncResponse, *, backlog: bool) -> None:
         batch = _Batch(response.next_batch)
@@ -204,11 +201,11 @@ class MatrixChannel:
             await queue.join()
 
     async def close(self) -> None:
-        for task in list(self._workers.values()):
+        tasks = list(self._workers.values())
+        for task in tasks:
             task.cancel()
-        for task in list(self._workers.values()):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=10.0)
 
     # -- rooms ---------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ one store and one conversation layer; ``stop`` ends them in the reverse order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from storage import Store
 log = logging.getLogger("bot.matrix")
 
 PURGE_EVERY_SECONDS = 24 * 3600.0
+# A stop never waits longer than this for a part that does not end.
+STOP_SECONDS = 10.0
 
 
 @dataclass
@@ -107,7 +108,8 @@ class MatrixBot:
         return bot
 
     async def wait_synced(self, timeout: float = 30.0) -> None:
-        await asyncio.wait_for(self.channel.synced.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self.channel.synced.wait()
 
     async def serve(self) -> None:
         """Until one of the parts stops (which it only does on an error)."""
@@ -118,9 +120,9 @@ class MatrixBot:
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        _, stuck = await asyncio.wait(self.tasks, timeout=STOP_SECONDS)
+        if stuck:
+            log.error("event=matrix_stop_incomplete tasks=%d", len(stuck))
         await self.channel.close()
         await self.client.close()
         self.ledger.close()

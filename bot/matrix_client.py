@@ -109,3 +109,14 @@ def _save_session(path: Path, client: AsyncClient) -> None:
         "access_token": client.access_token,
     }
     _write_private(path, json.dumps(session))
+
+
+async def keep_keys_fresh(client: AsyncClient) -> None:
+    """What matrix-nio's own sync loop does after each sync, for loops of our own."""
+    await client.send_to_device_messages()
+    if client.should_upload_keys:
+        await client.keys_upload()
+    if client.should_query_keys:
+        await client.keys_query()
+    if client.should_claim_keys:
+        await client.keys_claim(client.get_users_for_key_claiming())

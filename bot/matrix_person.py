@@ -22,7 +22,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.matrix_client import Account, open_client
+from bot.matrix_client import Account, keep_keys_fresh, open_client
 
 ENCRYPTION_STATE = {
     "type": "m.room.encryption",
@@ -57,7 +57,8 @@ class MatrixPerson:
         )
         person = cls(client)
         person._task = asyncio.create_task(person._sync_forever())
-        await asyncio.wait_for(person._synced.wait(), 30)
+        async with asyncio.timeout(30):
+            await person._synced.wait()
         return person
 
     @property
@@ -65,27 +66,27 @@ class MatrixPerson:
         return str(self.client.user_id)
 
     async def _sync_forever(self) -> None:
-        client = self.client
         first = True
         while True:
-            response = await client.sync(timeout=0 if first else 10_000, full_state=first or None)
-            first = False
-            if isinstance(response, SyncResponse):
-                for room_id, info in response.rooms.join.items():
-                    for event in info.timeline.events:
-                        self._collect(room_id, event)
-                for room_id in response.rooms.invite:
-                    await client.join(room_id)
-            await client.send_to_device_messages()
-            if client.should_upload_keys:
-                await client.keys_upload()
-            if client.should_query_keys:
-                await client.keys_query()
-            if client.should_claim_keys:
-                await client.keys_claim(client.get_users_for_key_claiming())
-            self._synced.set()
-            if not isinstance(response, SyncResponse):
+            try:
+                response = await self.client.sync(
+                    timeout=0 if first else 10_000, full_state=first or None
+                )
+                if isinstance(response, SyncResponse):
+                    first = False
+                    await self._take(response)
+                await keep_keys_fresh(self.client)
+            except Exception:  # the homeserver restarts: try again shortly
                 await asyncio.sleep(0.5)
+                continue
+            self._synced.set()
+
+    async def _take(self, response: SyncResponse) -> None:
+        for room_id, info in response.rooms.join.items():
+            for event in info.timeline.events:
+                self._collect(room_id, event)
+        for room_id in response.rooms.invite:
+            await self.client.join(room_id)
 
     def _collect(self, room_id: str, event: Any) -> None:
         if getattr(event, "sender", None) == self.client.user_id:
@@ -101,7 +102,8 @@ class MatrixPerson:
 
     async def wait_synced(self) -> None:
         self._synced.clear()
-        await asyncio.wait_for(self._synced.wait(), 30)
+        async with asyncio.timeout(30):
+            await self._synced.wait()
 
     async def open_direct_chat(self, bot_user_id: str, *, encrypted: bool = True) -> str:
         """Create a direct chat with the bot and wait until the bot joined it."""
@@ -138,14 +140,15 @@ class MatrixPerson:
         return str(response.event_id)
 
     async def next_message(self, timeout: float = 30) -> Received:
-        return await asyncio.wait_for(self.inbox.get(), timeout)
+        async with asyncio.timeout(timeout):
+            return await self.inbox.get()
 
     async def messages_until_quiet(self, quiet: float = 1.5, timeout: float = 30) -> list[Received]:
         """Everything that arrives until nothing more came for ``quiet`` seconds."""
         received = [await self.next_message(timeout)]
         while True:
             try:
-                received.append(await asyncio.wait_for(self.inbox.get(), quiet))
+                received.append(await self.next_message(quiet))
             except TimeoutError:
                 return received
 

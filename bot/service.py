@@ -152,9 +152,8 @@ class Conversations:
         if self.understanding is None:
             return None
         try:
-            return await asyncio.wait_for(
-                self.understanding.interpret(text), timeout=self.nlu_deadline
-            )
+            async with asyncio.timeout(self.nlu_deadline):
+                return await self.understanding.interpret(text)
         except (TimeoutError, OSError):
             log.warning("event=nlu_unavailable")
             return None

@@ -41,7 +41,7 @@ from nio import (
 from bot.config import MatrixSettings
 from bot.homeserver import Homeserver, missing
 from bot.matrix_bot import MatrixBot
-from bot.matrix_client import Account, open_client
+from bot.matrix_client import Account, keep_keys_fresh, open_client
 from bot.matrix_format import contents
 from bot.matrix_person import MatrixPerson
 from bot.memory import MemoryKeeper
@@ -123,13 +123,7 @@ class EchoBot:
         while True:
             response = await client.sync(timeout=0 if first else 30_000, full_state=first or None)
             # The same key upkeep as the bot's channel, before the events are answered.
-            await client.send_to_device_messages()
-            if client.should_upload_keys:
-                await client.keys_upload()
-            if client.should_query_keys:
-                await client.keys_query()
-            if client.should_claim_keys:
-                await client.keys_claim(client.get_users_for_key_claiming())
+            await keep_keys_fresh(client)
             if isinstance(response, SyncResponse) and not first:
                 for room_id, invite in response.rooms.invite.items():
                     if any(isinstance(e, InviteMemberEvent) for e in invite.invite_state):

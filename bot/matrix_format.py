@@ -67,6 +67,9 @@ def split_text(text: str, limit: int = MAX_BODY_BYTES) -> Iterator[str]:
 
 
 def contents(messages: Sequence[BotMessage]) -> list[dict[str, Any]]:
-    return [
-        text_content(piece) for message in messages for piece in split_text(message_text(message))
-    ]
+    """One Matrix message per turn (split only past the size limit): each event is a
+    notification on the person's phone, and one answer should buzz once."""
+    if not messages:
+        return []
+    text = "\n\n".join(message_text(message) for message in messages)
+    return [text_content(piece) for piece in split_text(text)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.matrix_format import contents, split_text
+from bot.matrix_format import MAX_BODY_BYTES, contents, split_text
 from flows.messages import BotMessage, Option
 
 
@@ -28,3 +28,14 @@ def test_long_texts_are_cut_into_pieces_within_the_limit_and_lose_nothing(
     assert "".join(pieces).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
         "\n", ""
     )
+
+
+def test_one_turn_is_one_matrix_message_until_the_size_limit() -> None:
+    turn = [BotMessage("Merci."), BotMessage("Voici vers qui vous tourner :")]
+    (content,) = contents(turn)
+    assert content["body"] == "Merci.\n\nVoici vers qui vous tourner :"
+    long_turn = [BotMessage("mot " * 4000), BotMessage("mot " * 4000)]
+    pieces = contents(long_turn)
+    assert len(pieces) > 1
+    assert all(len(piece["body"].encode()) <= MAX_BODY_BYTES for piece in pieces)
+    assert contents([]) == []

@@ -12,6 +12,8 @@ import signal
 import sys
 from datetime import UTC, datetime
 
+import httpx
+
 from bot import terminal
 from bot.config import MatrixSettings, Settings
 from bot.demo import run_demo
@@ -148,15 +150,33 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _health(settings: Settings) -> int:
-    """One probe through the NLU client, then its counters as JSON: up, degraded or off."""
+    """One probe of each configured service, as JSON. The NLU service is optional (the bot
+    answers without it, so it never fails the check); an unreachable homeserver does."""
     report: dict[str, object] = {"crisis_lexicon": "ok", "nlu": "not configured"}
     understanding = _understanding(settings, None)
     if isinstance(understanding, RasaUnderstanding):
         answered = await understanding.interpret("bonjour") is not None
         report["nlu"] = {"answered_probe": answered, **understanding.status()}
         await understanding.aclose()
+    healthy = True
+    matrix = MatrixSettings.from_env()
+    if matrix is None:
+        report["matrix"] = "not configured"
+    else:
+        reachable = await _homeserver_answers(matrix.homeserver)
+        report["matrix"] = {"homeserver_reachable": reachable}
+        healthy = reachable
     sys.stdout.write(json.dumps(report) + "\n")
-    return 0
+    return 0 if healthy else 1
+
+
+async def _homeserver_answers(homeserver: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as http:
+            response = await http.get(f"{homeserver}/_matrix/client/versions")
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
 
 
 def _aware_datetime(value: str) -> datetime:
@@ -195,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--local-nlu", action="store_true", help="start the Rasa NLU service on loopback"
     )
-    commands.add_parser("health", help="probe the NLU service and print the bot's health as JSON")
+    commands.add_parser(
+        "health", help="probe the NLU service and the homeserver; print the health as JSON"
+    )
     add_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings.from_env()

@@ -62,6 +62,7 @@ SYNC_TIMEOUT_MS = 30_000
 # event, sometimes in the next sync): wait this long before asking for a resend.
 DECRYPT_RETRY_SECONDS = (0.2, 0.3, 0.5, 1.0, 1.5, 2.0)
 SEND_ATTEMPTS = 4
+REPLAY_ERROR = "Duplicate message index"
 # One explanation per room per hour is enough for a room without encryption.
 EXPLAIN_EVERY_SECONDS = 3600.0
 
@@ -252,7 +253,12 @@ class MatrixChannel:
             await self._explain_encryption(room_id)
             return
         if isinstance(event, MegolmEvent):
-            event = await self._decrypt(event)
+            decrypted = await self._decrypt(event)
+            if decrypted is None:
+                log.warning("event=matrix_replay_ignored")
+                self.ledger.mark_handled(event_id)
+                return
+            event = decrypted
         await self._answer(room, event_id, event)
 
     async def _answer(self, room: MatrixRoom, event_id: str, event: NioEvent) -> None:
@@ -278,13 +284,17 @@ class MatrixChannel:
         self.ledger.mark_handled(event_id)
         await self._send_text(room.room_id, self.texts.get(self.locale, f"matrix.{reason}"))
 
-    async def _decrypt(self, event: MegolmEvent) -> NioEvent:
+    async def _decrypt(self, event: MegolmEvent) -> NioEvent | None:
+        """The decrypted event, the event itself if its key never came, None for a replay."""
         requested = False
         for wait in DECRYPT_RETRY_SECONDS:
             await asyncio.sleep(wait)
             try:
                 return self.client.decrypt_event(event)
-            except EncryptionError:
+            except EncryptionError as error:
+                # nio has no error type of its own for a Megolm index it has already seen.
+                if str(error).startswith(REPLAY_ERROR):
+                    return None
                 if not requested:
                     requested = True
                     with contextlib.suppress(LocalProtocolError):

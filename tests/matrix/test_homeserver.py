@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -69,3 +74,28 @@ def test_a_stopped_server_no_longer_answers(tmp_path: Path, homeserver: Homeserv
     with server:
         assert server.url == url
         assert server.register("again", "pw") == f"@again:{server.server_name}"
+
+
+def test_the_health_check_fails_when_the_homeserver_does_not_answer(
+    homeserver: Homeserver,
+) -> None:
+    def health(url: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ, "MATRIX_HOMESERVER": url, "MATRIX_USER_ID": "@entraide:localhost",
+            "MATRIX_PASSWORD": "unused-by-the-probe",
+        }
+        env.pop("NLU_URL", None)
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "health"], capture_output=True, text=True, env=env,
+            cwd=Path(__file__).parents[2], timeout=60,
+        )
+
+    up = health(homeserver.url)
+    assert up.returncode == 0
+    assert json.loads(up.stdout)["matrix"] == {"homeserver_reachable": True}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    down = health(f"http://127.0.0.1:{closed_port}")
+    assert down.returncode == 1
+    assert json.loads(down.stdout)["matrix"] == {"homeserver_reachable": False}

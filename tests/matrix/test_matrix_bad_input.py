@@ -133,3 +133,25 @@ async def test_a_message_that_cannot_be_decrypted_asks_for_a_resend(
     # The conversation goes on with the next message that can be read.
     await person.send(room_id, "1")
     assert any("exercice" in r.body for r in await person.messages_until_quiet())
+
+
+async def test_a_replayed_encrypted_message_is_ignored(deployment: Deployment) -> None:
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    event_id = await person.send(room_id, "1")
+    assert any("exercice" in r.body for r in await person.messages_until_quiet())
+    headers = {"Authorization": f"Bearer {person.client.access_token}"}
+    rooms = f"{deployment.homeserver.url}/_matrix/client/v3/rooms/{room_id}"
+    async with httpx.AsyncClient(trust_env=False, headers=headers) as http:
+        original = (await http.get(f"{rooms}/event/{event_id}")).json()
+        assert original["type"] == "m.room.encrypted"
+        # The same ciphertext (same Megolm session and index) as a new event.
+        replay = await http.put(
+            f"{rooms}/send/m.room.encrypted/{secrets.token_hex(8)}", json=original["content"]
+        )
+    assert replay.status_code == 200
+    with pytest.raises(TimeoutError):
+        await person.next_message(timeout=8)
+    # The conversation is where it was: the replayed "1" did not answer the next question.
+    await person.send(room_id, "liberal")
+    assert any("tranche d'âge" in r.body for r in await person.messages_until_quiet())

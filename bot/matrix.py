@@ -38,7 +38,6 @@ from nio import (
     RoomMemberEvent,
     RoomMessageEmote,
     RoomMessageMedia,
-    RoomMessageNotice,
     RoomMessageText,
     RoomMessageUnknown,
     RoomSendResponse,
@@ -266,8 +265,6 @@ class MatrixChannel:
         if not isinstance(sender, str):
             return
         if isinstance(event, (RoomMessageText, RoomMessageEmote)):
-            if isinstance(event, RoomMessageNotice):
-                return  # notices are for bots; never answer one (no bot loops)
             messages = await self.conversations.receive(
                 sender, event.body, numbers_are_positions=True
             )
@@ -370,7 +367,8 @@ MEDIA_MSGTYPES = frozenset({"m.image", "m.file", "m.audio", "m.video", "m.sticke
 
 
 def _refusal(event: NioEvent) -> str | None:
-    """The sentence key for what the bot does not read, or None to pass over in silence."""
+    """The sentence key for what the bot does not read, or None to pass over in silence:
+    state changes, reactions, and notices (what bots send: answering one could loop)."""
     content = getattr(event, "source", {}).get("content", {})
     msgtype = content.get("msgtype") if isinstance(content, dict) else None
     if isinstance(event, (RoomMessageMedia, RoomEncryptedMedia)) or msgtype in MEDIA_MSGTYPES:

@@ -153,3 +153,27 @@ async def test_the_staff_room_gets_one_alert_when_the_bot_dies_between_send_and_
             await asyncio.sleep(0.2)
     again = await drain(deployment.staff, quiet=2)
     assert [m.body for m in again if "Nouveau dossier" in m.body] == []
+
+
+async def test_alerts_wait_while_the_staff_room_holds_someone_off_the_list(
+    deployment: Deployment,
+) -> None:
+    staff = deployment.staff
+    staff_room = deployment.settings.staff_room
+    assert staff_room is not None
+    stranger, _ = await deployment.person()
+    await staff.client.room_invite(staff_room, stranger.user_id)
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    await drain(staff)
+    await say(person, room_id, "1")
+    held = await drain(staff, quiet=3)
+    assert [m.body for m in held if "Nouveau dossier" in m.body] == []
+    assert await deployment.store.pending_outbox() != []
+
+    await staff.client.room_kick(staff_room, stranger.user_id)
+    async with asyncio.timeout(20):
+        while await deployment.store.pending_outbox():
+            await asyncio.sleep(0.2)
+    delivered = await drain(staff, quiet=2)
+    assert len([m for m in delivered if "Nouveau dossier" in m.body]) == 1

@@ -21,6 +21,7 @@ from bot.config import MatrixSettings, Settings
 from bot.homeserver import Homeserver, missing
 from bot.matrix_bot import MatrixBot
 from bot.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
+from bot.terminal import read_line
 from flows.resources import Resources
 from flows.understanding import Understanding
 from storage import Store
@@ -156,9 +157,9 @@ async def _chat(
 
     printers = [asyncio.create_task(print_bot()), asyncio.create_task(print_commission())]
     try:
-        while (line := await asyncio.to_thread(stdin.readline)) != "":
+        while (line := await read_line(stdin)) is not None:
             if line.strip():
-                await person.send(room_id, line.rstrip("\r\n"))
+                await person.send(room_id, line)
     finally:
         for task in printers:
             task.cancel()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -15,8 +17,26 @@ from flows.messages import BotMessage
 IDENTITY = "local"
 
 
-async def _read_line(stream: TextIO) -> str | None:
-    line = await asyncio.to_thread(stream.readline)
+async def read_line(stream: TextIO) -> str | None:
+    """The next line without its end, or None at the end of the input.
+
+    Read in a daemon thread, not ``asyncio.to_thread``: at exit asyncio waits for its worker
+    threads, and one blocked in ``readline`` would keep the process alive after Ctrl-C.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def deliver(line: str) -> None:
+        if not future.done():
+            future.set_result(line)
+
+    def read() -> None:
+        line = stream.readline()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(deliver, line)
+
+    threading.Thread(target=read, daemon=True).start()
+    line = await future
     return None if line == "" else line.rstrip("\r\n")
 
 
@@ -30,7 +50,7 @@ async def run_jsonl(conversations: Conversations, stdin: TextIO, stdout: TextIO)
 
     emit(0, await conversations.welcome(IDENTITY))
     turn = 0
-    while (line := await _read_line(stdin)) is not None:
+    while (line := await read_line(stdin)) is not None:
         turn += 1
         emit(turn, await conversations.receive(IDENTITY, line))
 
@@ -49,7 +69,7 @@ async def run_interactive(conversations: Conversations, stdin: TextIO, stdout: T
         stdout.flush()
 
     show(await conversations.welcome(IDENTITY))
-    while (line := await _read_line(stdin)) is not None:
+    while (line := await read_line(stdin)) is not None:
         show(await conversations.receive(IDENTITY, line, numbers_are_positions=True))
     stdout.write("\n")
 

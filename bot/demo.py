@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, TextIO
 from bot.config import MatrixSettings, Settings
 from bot.homeserver import Homeserver, missing
 from bot.matrix_bot import MatrixBot
+from bot.matrix_client import write_private
 from bot.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
 from bot.terminal import read_line
 from flows.resources import Resources
@@ -37,9 +37,7 @@ def _load_accounts(path: Path) -> dict[str, Any]:
 
 
 def _save_accounts(path: Path, accounts: dict[str, Any]) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(accounts, handle)
+    write_private(path, json.dumps(accounts))
 
 
 async def _account(

@@ -92,9 +92,9 @@ class MatrixChannel:
     locale: str = "fr"
     staff_room_id: str | None = None
     staff_users: frozenset[str] = frozenset()
-    # Called after every handled message, so an alert leaves within the second.
-    on_turn: Callable[[], None] = lambda: None
-    on_sync: Callable[[], Awaitable[None]] | None = None
+    # Called after every sync and every handled message, so an alert leaves within the
+    # second, and alerts held for the staff room's membership go once it changed.
+    on_activity: Callable[[], None] = lambda: None
     monotonic: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
     _queues: dict[str, asyncio.Queue[_Work]] = field(default_factory=dict)
     _workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -136,8 +136,7 @@ class MatrixChannel:
         if not isinstance(response, SyncResponse):
             raise _SyncFailed
         await keep_keys_fresh(self.client)
-        if self.on_sync is not None:
-            await self.on_sync()
+        self.on_activity()
         self.synced.set()
         return response
 
@@ -196,7 +195,7 @@ class MatrixChannel:
                 queue.task_done()
 
     async def idle(self) -> None:
-        """Wait until every event received so far is handled (tests and shutdown)."""
+        """Wait until every event received so far is handled."""
         for queue in list(self._queues.values()):
             await queue.join()
 
@@ -270,7 +269,7 @@ class MatrixChannel:
             )
             # Marked before sending: a crash now loses a reply, never replays a turn.
             self.ledger.mark_handled(event_id)
-            self.on_turn()
+            self.on_activity()
             await self._send_messages(room.room_id, messages)
             return
         reason = _refusal(event)

@@ -91,13 +91,7 @@ class MatrixBot:
                 locale=locale,
                 bot_user_id=settings.user_id,
             )
-            channel.on_turn = staff.wake
-            wake = staff.wake
-
-            async def after_sync() -> None:
-                wake()
-
-            channel.on_sync = after_sync
+            channel.on_activity = staff.wake
         bot = cls(client, channel, ledger, staff)
         bot.tasks.append(asyncio.create_task(channel.run()))
         if staff is not None:

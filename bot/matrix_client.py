@@ -49,7 +49,8 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by this account only, never half-written."""
     descriptor = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -108,7 +109,7 @@ def _save_session(path: Path, client: AsyncClient) -> None:
         "device_id": client.device_id,
         "access_token": client.access_token,
     }
-    _write_private(path, json.dumps(session))
+    write_private(path, json.dumps(session))
 
 
 async def keep_keys_fresh(client: AsyncClient) -> None:

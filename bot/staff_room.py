@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.matrix_format import text_content
 from flows.texts import Texts
 from storage import OutboxItem
 
@@ -102,16 +102,7 @@ class StaffRoom:
 
     def content(self, item: OutboxItem) -> dict[str, Any]:
         lines, mentions = self.lines(item)
-        body = "\n".join(lines)
-        formatted = "<br>".join(html.escape(line) for line in lines)
-        content: dict[str, Any] = {
-            "msgtype": "m.text",
-            "body": body,
-            "format": "org.matrix.custom.html",
-            "formatted_body": formatted,
-            "m.mentions": {"user_ids": mentions},
-        }
-        return content
+        return {**text_content("\n".join(lines)), "m.mentions": {"user_ids": mentions}}
 
     def lines(self, item: OutboxItem) -> tuple[list[str], list[str]]:
         payload = item.payload

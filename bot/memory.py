@@ -50,7 +50,7 @@ class MemoryKeeper:
     ) -> None:
         self.cases.setdefault(pseudonym, MemoryCase({})).sealed.append((kind, text))
 
-    async def book_slot(self, pseudonym: str, slot_id: str) -> bool:
+    async def book_slot(self, pseudonym: str, slot_id: str, modality: str = "council") -> bool:
         if slot_id in self.bookings and self.bookings[slot_id] != pseudonym:
             return False
         for taken, holder in list(self.bookings.items()):
@@ -58,6 +58,10 @@ class MemoryKeeper:
                 del self.bookings[taken]
         self.bookings[slot_id] = pseudonym
         return True
+
+    async def cancel_booking(self, pseudonym: str, slot_id: str) -> None:
+        if self.bookings.get(slot_id) == pseudonym:
+            del self.bookings[slot_id]
 
     async def erase(self, pseudonym: str) -> None:
         self.cases.pop(pseudonym, None)

@@ -36,6 +36,7 @@ from flows.messages import (
     MessageForCommission,
     ReceiptPresented,
     ReceiptRequested,
+    SlotCancelled,
     SlotRequested,
 )
 from flows.resources import Context, Resources
@@ -67,7 +68,8 @@ class CaseKeeper(Protocol):
     async def seal_for_commission(
         self, pseudonym: str, kind: str, text: str, sequence: int
     ) -> None: ...
-    async def book_slot(self, pseudonym: str, slot_id: str) -> bool: ...
+    async def book_slot(self, pseudonym: str, slot_id: str, modality: str) -> bool: ...
+    async def cancel_booking(self, pseudonym: str, slot_id: str) -> None: ...
     async def erase(self, pseudonym: str) -> None: ...
     async def issue_receipt(self, pseudonym: str) -> str | None: ...
     async def redeem_receipt(self, pseudonym: str, code: str) -> ReceiptChecked: ...
@@ -183,10 +185,13 @@ class Conversations:
             )
             log.info("event=sealed_for_commission pseudonym=%s", pseudonym[:12])
         elif isinstance(effect, SlotRequested):
-            if not await self.keeper.book_slot(pseudonym, effect.slot_id):
+            if not await self.keeper.book_slot(pseudonym, effect.slot_id, effect.modality):
                 log.info("event=slot_taken pseudonym=%s", pseudonym[:12])
                 return SlotUnavailable(effect.slot_id)
             log.info("event=slot_booked pseudonym=%s", pseudonym[:12])
+        elif isinstance(effect, SlotCancelled):
+            await self.keeper.cancel_booking(pseudonym, effect.slot_id)
+            log.info("event=slot_cancelled pseudonym=%s", pseudonym[:12])
         elif isinstance(effect, EraseRequested):
             await self.keeper.erase(pseudonym)
             log.info("event=erased pseudonym=%s", pseudonym[:12])

@@ -111,7 +111,11 @@ class StaffRoom:
             kind = "contact" if payload.get("kind") == "contact" else "message"
             return [self.t(kind, case=case), str(payload.get("text", ""))], []
         if item.kind == "booking":
-            return [self.t("booking", case=case, slot=payload.get("slot", "?"))], []
+            slot = payload.get("slot", "?")
+            if payload.get("cancelled"):
+                return [self.t("booking_cancelled", case=case, slot=slot)], []
+            modality = self.t(f"modality.{payload.get('modality', 'council')}")
+            return [self.t("booking", case=case, slot=slot, modality=modality)], []
         level = payload.get("level")
         previous = payload.get("previous_level")
         if previous is None:

@@ -81,17 +81,33 @@ class StoreKeeper:
             await self.store.seal_for_commission(case_id, kind, text.encode())
         await self.store.record_event("sealed_for_commission", pseudonym=pseudonym, case_id=case_id)
 
-    async def book_slot(self, pseudonym: str, slot_id: str) -> bool:
+    async def book_slot(self, pseudonym: str, slot_id: str, modality: str = "council") -> bool:
         case_id = await self._case_id(pseudonym)
         if case_id is None or not await self.store.book_slot(case_id, slot_id):
             return False
         for other in await self.store.bookings(case_id):
             if other != slot_id:
                 await self.store.cancel_booking(case_id, other)
-        await self.store.enqueue(
-            case_id, "booking", {"slot": slot_id}, dedup_key=f"booking:{case_id}:{slot_id}"
-        )
+        await self._booking_event(case_id, slot_id, {"modality": modality})
         return True
+
+    async def cancel_booking(self, pseudonym: str, slot_id: str) -> None:
+        case_id = await self._case_id(pseudonym)
+        if case_id is None or slot_id not in await self.store.bookings(case_id):
+            return
+        await self.store.cancel_booking(case_id, slot_id)
+        await self._booking_event(case_id, slot_id, {"cancelled": True})
+
+    async def _booking_event(self, case_id: str, slot_id: str, details: dict[str, Any]) -> None:
+        """One staff-room event per booking and per cancellation, even when a turn is
+        replayed after a crash."""
+        suffix = ":cancelled" if details.get("cancelled") else ""
+        await self.store.enqueue(
+            case_id,
+            "booking",
+            {"slot": slot_id, **details},
+            dedup_key=f"booking:{case_id}:{slot_id}{suffix}",
+        )
 
     async def erase(self, pseudonym: str) -> None:
         case_id = await self._case_id(pseudonym)

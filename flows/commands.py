@@ -1,9 +1,15 @@
-"""Recognises what a person asks for in free text (help, erase, a human…) without the NLU."""
+"""Recognises what a person asks for in free text (help, erase, a human…) without the NLU.
+
+Commands can be typed at any point without losing one's place: "retour", "au secours", "mon
+rendez-vous", "c'est pour mon mari", "qui lit ça ?". `persona_of` reads who a first free-text
+message is about. The patterns are data, in flows/data/commands.yaml; the answers to
+questions ("oui", "passer", "38 ans") are read by flows/answers.py.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from flows import answers
 from flows.textnorm import fold
 from flows.understanding import Interpretation
 
@@ -43,37 +50,81 @@ INTENT_NEEDS: Mapping[str, str] = {
 }
 # Below this, an NLU guess is not worth acting on; the options are asked again instead.
 NLU_MIN_CONFIDENCE = 0.5
+# A command the lexicon reads that says more than the NLU's, and wins over it: the NLU
+# hears "annuler mon rendez-vous" as a request for an appointment, "c'est enregistré ?" as a
+# question about confidentiality.
+REFINES: Mapping[str, tuple[str, ...]] = {
+    "appointment": ("my_appointment",),
+    "confidentiality": (
+        "confidentiality:who_reads", "confidentiality:anonymous", "confidentiality:identity",
+        "confidentiality:recorded",
+    ),
+}
+# A cry for help read in the words beats whatever the NLU thought it was.
+ALWAYS_WINS = ("emergency",)
+
+Patterns = tuple[re.Pattern[str], ...]
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 @dataclass(frozen=True)
 class Lexicon:
     max_words: int
-    commands: Mapping[str, tuple[re.Pattern[str], ...]]
-    personas: Mapping[str, tuple[re.Pattern[str], ...]]
-    answers: Mapping[str, re.Pattern[str]]
+    commands: Mapping[str, Patterns]
+    # Who a first message is about, in the order persona_of tries them (commands.yaml).
+    statements: Mapping[str, Patterns]
+    self_markers: Patterns
+    mentions: Mapping[str, Patterns]
+    identity: Patterns
 
 
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     with DATA.open(encoding="utf-8") as handle:
         data: dict[str, Any] = yaml.safe_load(handle)
+    defs = {str(k): str(v) for k, v in data["defs"].items()}
 
-    def compile_all(section: Mapping[str, list[str]]) -> dict[str, tuple[re.Pattern[str], ...]]:
-        return {key: tuple(re.compile(p) for p in patterns) for key, patterns in section.items()}
+    def compile_all(patterns: Iterable[str]) -> Patterns:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return f"(?:{defs[name]})" if name in defs else match.group(0)
 
+        return tuple(re.compile(_PLACEHOLDER.sub(one, str(p))) for p in patterns)
+
+    def table(section: Mapping[str, list[str]]) -> dict[str, Patterns]:
+        return {str(key): compile_all(patterns) for key, patterns in section.items()}
+
+    personas = data["personas"]
     return Lexicon(
         max_words=int(data["max_words"]),
-        commands=compile_all(data["commands"]),
-        personas=compile_all(data["personas"]),
-        answers={key: re.compile(pattern) for key, pattern in data["answers"].items()},
+        commands=table(data["commands"]),
+        statements=table(personas["statements"]),
+        self_markers=compile_all(personas["self"]),
+        mentions=table(personas["mentions"]),
+        identity=compile_all(personas["identity"]),
     )
 
 
-def _first_match(folded: str, table: Mapping[str, tuple[re.Pattern[str], ...]]) -> str | None:
+def _first_match(folded: str, table: Mapping[str, Patterns]) -> str | None:
     for key, patterns in table.items():
         if any(pattern.search(folded) for pattern in patterns):
             return key
     return None
+
+
+def _earliest(folded: str, table: Mapping[str, Patterns]) -> str | None:
+    """The key whose pattern matches first in the text ("mon mari… mon associé": relative)."""
+    best: tuple[int, str] | None = None
+    for key, patterns in table.items():
+        for pattern in patterns:
+            match = pattern.search(folded)
+            if match is not None and (best is None or match.start() < best[0]):
+                best = (match.start(), key)
+    return best[1] if best else None
+
+
+def _any(folded: str, patterns: Patterns) -> bool:
+    return any(pattern.search(folded) for pattern in patterns)
 
 
 def _confident(interpretation: Interpretation | None) -> str | None:
@@ -83,19 +134,47 @@ def _confident(interpretation: Interpretation | None) -> str | None:
 
 
 def command_of(text: str, interpretation: Interpretation | None) -> str | None:
-    """The command a message asks for, or None when it is something else."""
-    intent = _confident(interpretation)
-    if intent is not None and intent in INTENT_COMMANDS:
-        return INTENT_COMMANDS[intent]
+    """The command a message asks for, or None when it is something else.
+
+    Names: "emergency", "safe", "numbers", "back", "my_appointment", "persona:self",
+    "persona:relative", "persona:colleague", "erase", "confidentiality:who_reads",
+    "confidentiality:anonymous", "confidentiality:identity", "confidentiality:recorded",
+    "confidentiality", "help", "human", "appointment", "write", "locale_en", "locale_fr".
+    """
     folded = fold(text)
-    if len(folded.split()) > lexicon().max_words:
-        return None
-    return _first_match(folded, lexicon().commands)
+    short = len(folded.split()) <= lexicon().max_words
+    said = _first_match(folded, lexicon().commands) if short else None
+    intent = _confident(interpretation)
+    if intent is None or intent not in INTENT_COMMANDS:
+        return said
+    meant = INTENT_COMMANDS[intent]
+    if said in ALWAYS_WINS or said in REFINES.get(meant, ()):
+        return said
+    if meant == "confidentiality":
+        # The NLU is sure it is about confidentiality: the topic is looked for whatever the
+        # length of the message.
+        topics = {k: v for k, v in lexicon().commands.items() if k in REFINES[meant]}
+        return _first_match(folded, topics) or meant
+    return meant
 
 
 def persona_of(text: str, interpretation: Interpretation | None) -> str | None:
+    """Who a free-text first message is about: "self", "relative", "colleague", or None.
+
+    A first-person statement about oneself beats the mention of someone else ("chui interne,
+    mon chef m'humilie" is self), a statement of who the writer is to the physician beats
+    both ("je suis la femme d'un médecin", "je m'inquiète pour ma femme qui est médecin").
+    """
+    folded = fold(text)
     intent = _confident(interpretation)
     if intent is not None and intent in INTENT_PERSONAS:
+        # The NLU hears "mon chef" in "mon chef m'humilie" and says report_colleague; the
+        # writer speaking of what they go through is the one who needs help.
+        if _earliest(folded, lexicon().statements) is None and (
+            _any(folded, lexicon().self_markers)
+            or (_any(folded, lexicon().identity) and _earliest(folded, lexicon().mentions) is None)
+        ):
+            return "self"
         return INTENT_PERSONAS[intent]
     if intent in INTENT_NEEDS:
         return "self"
@@ -103,7 +182,22 @@ def persona_of(text: str, interpretation: Interpretation | None) -> str | None:
         # A confident NLU answer about something else ("je cherche un dentiste pour ma
         # fille") is not a persona, whatever words it contains.
         return None
-    return _first_match(fold(text), lexicon().personas)
+    return _persona_from_words(folded)
+
+
+def _persona_from_words(folded: str) -> str | None:
+    if not folded:
+        return None
+    words = lexicon()
+    stated = _earliest(folded, words.statements)
+    if stated is not None:
+        return stated
+    if _any(folded, words.self_markers):
+        return "self"
+    mentioned = _earliest(folded, words.mentions)
+    if mentioned is not None:
+        return mentioned
+    return "self" if _any(folded, words.identity) else None
 
 
 def need_of(interpretation: Interpretation | None) -> str | None:
@@ -112,9 +206,12 @@ def need_of(interpretation: Interpretation | None) -> str | None:
 
 
 def answer_word(text: str) -> str | None:
-    """"yes", "no" or "skip" when the message says so in words."""
-    folded = fold(text)
-    for key, pattern in lexicon().answers.items():
-        if pattern.search(folded):
-            return key
-    return None
+    """"yes", "no" or "skip" when the message says so in words (flows/answers.py).
+
+    A skip is looked for first: "je ne veux pas répondre" passes the question rather than
+    answering no. "I don't know" is not one of these words: see `answers.yes_no`.
+    """
+    if answers.is_skip(text):
+        return "skip"
+    word = answers.yes_no(text)
+    return word if word in ("yes", "no") else None

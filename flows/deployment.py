@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 DEFAULT_DEPLOYMENT = Path(__file__).parent / "data" / "deployment.yaml"
+MODALITIES = ("council", "phone", "video")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,17 @@ class WeeklyOpening:
     weekday: int  # Monday = 0
     start: time
     end: time
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    weekdays: tuple[int, ...]  # Monday = 0
+    opens: time
+    closes: time
+
+
+# Every department, for a national deployment.
+ALL_DEPARTMENTS = "all"
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,11 @@ class Deployment:
     interview_minutes: int
     weeks_ahead: int
     weekly: tuple[WeeklyOpening, ...]
+    # The departments whose physicians this council receives, or ALL_DEPARTMENTS.
+    serves: tuple[str, ...] | str = ()
+    # How an interview may take place ("council", "phone", "video"), first is the default.
+    modalities: tuple[str, ...] = ("council",)
+    office_hours: OfficeHours | None = None
 
     @classmethod
     def load(cls, path: Path = DEFAULT_DEPLOYMENT) -> Deployment:
@@ -55,6 +72,11 @@ class Deployment:
         )
         if int(appointments["interview_minutes"]) <= 0:
             raise ValueError("interview_minutes must be positive")
+        modalities = tuple(str(m) for m in appointments.get("modalities", ["council"]))
+        if not modalities or set(modalities) - set(MODALITIES):
+            raise ValueError(f"modalities must be among {', '.join(MODALITIES)}")
+        serves = data.get("serves", [data["department"]])
+        hours = data.get("office_hours")
         return cls(
             department=str(data["department"]),
             council=data["council"],
@@ -64,7 +86,26 @@ class Deployment:
             interview_minutes=int(appointments["interview_minutes"]),
             weeks_ahead=int(appointments["weeks_ahead"]),
             weekly=weekly,
+            serves=ALL_DEPARTMENTS if serves == ALL_DEPARTMENTS else tuple(str(c) for c in serves),
+            modalities=modalities,
+            office_hours=None if hours is None else OfficeHours(
+                weekdays=tuple(int(day) for day in hours["weekdays"]),
+                opens=time.fromisoformat(hours["opens"]),
+                closes=time.fromisoformat(hours["closes"]),
+            ),
         )
+
+    def serves_department(self, code: str) -> bool:
+        return self.serves == ALL_DEPARTMENTS or code in self.serves
+
+    def is_office_time(self, now: datetime) -> bool:
+        """Whether the council's office answers now; unknown hours count as closed, so the
+        lines that always answer come first."""
+        if self.office_hours is None:
+            return False
+        local = now.astimezone(self.timezone)
+        hours = self.office_hours
+        return local.weekday() in hours.weekdays and hours.opens <= local.time() < hours.closes
 
     def directory_overrides(self) -> dict[str, Mapping[str, Any]]:
         return {"cdom": self.council}

@@ -7,17 +7,18 @@ it must know (taken slots, which channel), then carries out the effects it retur
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
-from flows import journey
-from flows.commands import answer_word, command_of, need_of, persona_of
+from flows import answers, journey
+from flows.commands import command_of, need_of, persona_of
 from flows.crisis import CrisisSignal, detect_crisis
+from flows.crisis_answers import riskier, rud_answer
 from flows.messages import BotMessage, CaseUpdated, Effect, ReceiptPresented
-from flows.questionnaires import is_crisis_answer
 from flows.questions import QUESTIONS, Kind, resolve_option, resolve_options
 from flows.resources import Context
 from flows.state import ConversationState
-from flows.textnorm import clean
+from flows.textnorm import clean, fold
 from flows.texts import DEFAULT_LOCALE
 from flows.understanding import Interpretation
 
@@ -138,11 +139,16 @@ def _user_message(turn: journey.Turn, event: UserMessage) -> None:
     if signal is not None:
         _crisis(turn, signal, text, event)
         return
+    if not text and turn.state.crisis_active:
+        # Even an empty message is an answer in crisis mode: nothing is asked twice.
+        _crisis_mode_words(turn, text, event)
+        return
     if not text:
-        turn.invalid("input.empty")
+        turn.not_understood("input.empty")
         return
     if len(text) > MAX_MESSAGE_CHARS:
-        turn.invalid("input.too_long", limit=MAX_MESSAGE_CHARS)
+        turn.say(turn.t("input.too_long", limit=MAX_MESSAGE_CHARS))
+        turn.reask()
         return
     step = turn.state.step
     takes_free_text = step in ("message", "contact")
@@ -150,11 +156,36 @@ def _user_message(turn: journey.Turn, event: UserMessage) -> None:
         turn.effects.append(ReceiptPresented(text))
         turn.say(turn.t("receipt.checking"))
         return
-    command = None if takes_free_text else command_of(text, event.interpretation)
+    command = None if picked else command_of(text, _command_reading(turn, event))
+    if command == "help" and turn.state.crisis_active:
+        # "Aide" in crisis mode is a call for help: the numbers first.
+        command = "emergency"
+    if takes_free_text and command not in FREE_TEXT_COMMANDS:
+        command = None
+    if command == "safe" and not turn.state.crisis_active:
+        # "Je vais bien" outside a crisis is an answer like any other.
+        command = None
     if command is not None:
         turn.command(command)
         return
-    _answer(turn, text, event)
+    if step is None:
+        if turn.state.crisis_active:
+            turn.listen()
+        else:
+            turn.advance()
+        return
+    _answer(turn, step, text, event)
+
+
+def _command_reading(turn: journey.Turn, event: UserMessage) -> Interpretation | None:
+    """In crisis mode only the words count as a request: "je sais pas quoi faire" is not
+    a question about what the bot can do, whatever the NLU guesses."""
+    return None if turn.state.crisis_active else event.interpretation
+
+
+# What stays a command while the person writes for the commission: going back, and the
+# emergency numbers.
+FREE_TEXT_COMMANDS = frozenset({"back", "emergency"})
 
 
 def _is_receipt_code(text: str) -> bool:
@@ -180,100 +211,354 @@ def _crisis(turn: journey.Turn, signal: CrisisSignal, text: str, event: UserMess
     if recorded:
         # What was written for the commission still goes to it, crisis or not.
         turn.record_for_commission(step or "", text)
-    if not turn.state.crisis:
+    if not turn.state.crisis_active:
+        if not recorded:
+            # What the words also say (who writes, the signs a wife describes, the
+            # department) is kept, so that nothing is asked again once the danger has passed.
+            persona = persona_of(text, event.interpretation)
+            if turn.state.persona is None and persona is not None:
+                turn.state = turn.state.with_answer("persona", persona).with_answered("persona")
+                turn.set_persona(persona)
+            _absorb(turn, text, event.interpretation)
         turn.open_crisis(about_other=signal.about_other)
         turn.advance()
         return
-    if step is not None and step.startswith("rud.") and _answer_choice(turn, step, text, event):
-        return
-    turn.crisis_reminder()
-    if recorded:
+    if step is not None and step.startswith(("rud.", "crisis.")):
+        # A cry for help is answered as one first, then taken as the riskier answer.
+        turn.crisis_again()
+    _crisis_mode_words(turn, text, event, recorded=recorded)
+
+
+def _crisis_mode_words(
+    turn: journey.Turn, text: str, event: UserMessage, *, recorded: bool = False
+) -> None:
+    """Already in crisis mode: the words are an answer, read as the riskier one, and the
+    person is never asked the same question again."""
+    step = turn.state.step
+    if step is not None and step.startswith("rud."):
+        _answer_rud(turn, step, text, event, risky=True)
+    elif step == "crisis.next":
+        turn.state = turn.state.with_answer("crisis.next", "listen").with_answered("crisis.next")
+        turn.listen()
+    elif recorded:
         turn.advance()
     else:
-        turn.reask()
+        turn.listen()
 
 
-def _answer(turn: journey.Turn, text: str, event: UserMessage) -> None:
-    step = turn.state.step
-    if step is None:
-        turn.advance()
+def _answer(turn: journey.Turn, step: str, text: str, event: UserMessage) -> None:
+    if step.startswith("rud."):
+        _answer_rud(turn, step, text, event, risky=False)
         return
     if journey.is_item(step):
         _answer_item(turn, step, text, event)
         return
     question = QUESTIONS[step]
     if question.kind is Kind.TEXT:
-        _answer_text(turn, step, text)
-    elif question.kind is Kind.MULTI:
-        labels = turn.option_labels(step)
-        chosen = resolve_options(text, turn.option_ids(step), labels, event.numbers_are_positions)
-        if chosen is None:
-            turn.invalid("input.unknown_options", count=len(turn.option_ids(step)))
-            return
-        turn.record_choices(step, chosen)
-        turn.advance()
-    elif not _answer_choice(turn, step, text, event):
-        if step == "persona" and _persona_from_text(turn, text, event.interpretation):
-            return
-        turn.invalid("input.unknown_option", count=len(turn.option_ids(step)))
+        _answer_text(turn, step, text, event)
+        return
+    if question.kind is Kind.MULTI:
+        _answer_multi(turn, step, text, event)
+        return
+    chosen = _choice(turn, step, text, event)
+    if chosen is not None:
+        turn.choose(step, chosen)
+        return
+    if step == "persona" and _opening(turn, text, event.interpretation):
+        return
+    if step == "crisis.next":
+        # Not a clear "I am safe": crisis mode goes on, and the bot listens.
+        turn.state = turn.state.with_answer("crisis.next", "listen").with_answered("crisis.next")
+        turn.listen()
+        return
+    if step == "erase.confirm":
+        # Nothing is erased without a clear yes.
+        turn.choose(step, "no")
+        return
+    if _absorb(turn, text, event.interpretation):
+        turn.learnt_aside()
+        return
+    _unclear(turn, text, count=len(turn.option_ids(step)))
 
 
-def _answer_choice(turn: journey.Turn, step: str, text: str, event: UserMessage) -> bool:
+def _unclear(turn: journey.Turn, text: str, count: int) -> None:
+    """Feelings get a human word, greetings a greeting; the rest a hint."""
+    if answers.is_feeling(text):
+        turn.not_understood(f"feeling.{turn.state.acknowledgements % journey.ACKNOWLEDGEMENTS}")
+        turn.state = replace(turn.state, acknowledgements=turn.state.acknowledgements + 1)
+    elif answers.is_greeting(text) or answers.is_thanks(text):
+        turn.not_understood("input.greeting" if answers.is_greeting(text) else "input.thanks")
+    elif count == 2:
+        turn.not_understood("input.unknown_two")
+    else:
+        turn.not_understood("input.unknown_option", count=count)
+
+
+def _choice(turn: journey.Turn, step: str, text: str, event: UserMessage) -> str | None:
+    """One option from an id, a number, a label, or the words people use."""
     option_ids = turn.option_ids(step)
-    chosen = resolve_option(text, option_ids, turn.option_labels(step), event.numbers_are_positions)
+    labels = turn.option_labels(step)
+    chosen = resolve_option(text, option_ids, labels, event.numbers_are_positions)
     if chosen is None:
-        word = answer_word(text)
-        aliases = {"skip": ("skip", "none", "no"), "no": ("no", "none"), "yes": ("yes",)}
-        chosen = next((o for o in aliases.get(word or "", ()) if o in option_ids), None)
+        chosen = _natural_choice(step, text, option_ids)
     if chosen is None:
-        return False
-    turn.choose(step, chosen)
-    return True
+        chosen = _contained_label(text, option_ids, labels)
+    return chosen if chosen in option_ids else None
+
+
+def _natural_choice(step: str, text: str, option_ids: tuple[str, ...]) -> str | None:
+    word = answers.yes_no(text)
+    skip = answers.is_skip(text)
+    if word == "unsure" and "unsure" not in option_ids and "skip" in option_ids:
+        return "skip"
+    if step == "practice":
+        return answers.practice_of(text) or ("skip" if skip else None)
+    if step == "age":
+        if skip or word == "no":
+            return "skip"
+        return answers.age_band(text)
+    natural = NATURAL_CHOICES.get(step)
+    if natural is not None:
+        folded = fold(text)
+        for option, pattern in natural.items():
+            if pattern.search(folded):
+                return option
+    if step == "urgency":
+        return {"yes": "immediate", "no": "weeks", "unsure": "days"}.get(word or "")
+    if step in ("slot", "modality") and (skip or word == "no"):
+        return "none" if step == "slot" else None
+    if skip and "skip" in option_ids:
+        return "skip"
+    if word is not None and word in option_ids:
+        return word
+    if skip and "no" in option_ids:
+        return "no"
+    return None
+
+
+# Words for options that no general reader knows; patterns over folded text.
+NATURAL_CHOICES = {
+    "modality": {
+        "phone": re.compile(r"\b(telephone|tel|phone|appel|appeler|par tel)\b"),
+        "video": re.compile(r"\b(video|visio|visioconference|teams|zoom|webcam)\b"),
+        "council": re.compile(r"\b(conseil|sur place|en personne|au siege|en vrai|in person)\b"),
+    },
+    "appointment.manage": {
+        "cancel": re.compile(r"\b(annul\w*|supprim\w*|cancel)\b"),
+        "move": re.compile(r"\b(deplac\w*|chang\w*|modifi\w*|autre|decal\w*|move|another)\b"),
+        "keep": re.compile(r"^(garder|le garder|je le garde|non|rien|ok|c est bon|keep|no)$"),
+    },
+    "slot": {
+        "none": re.compile(r"\b(annul\w*|aucun|plus tard|une autre fois|later|cancel)\b"),
+    },
+    "sex": {
+        "female": re.compile(r"^(je suis )?(une )?(femme|f|woman|female)$"),
+        "male": re.compile(r"^(je suis )?(un )?(homme|h|m|man|male)$"),
+    },
+    "menu": {
+        "contacts": re.compile(r"\b(contacts?|numeros?|lignes?|numbers)\b"),
+    },
+}
+
+
+def _contained_label(
+    text: str, option_ids: tuple[str, ...], labels: Mapping[str, str]
+) -> str | None:
+    """The one option whose label holds every word typed ("hospitalier" for "Hospitalier
+    (CHU, hôpital)"), or whose label stands whole in the sentence."""
+    words = set(fold(text).split())
+    if not words or all(len(word) < 3 for word in words):
+        return None
+    found = [
+        option for option in option_ids
+        if words <= set(fold(labels.get(option, "")).split())
+        or f" {fold(labels.get(option, ''))} " in f" {fold(text)} "
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _answer_multi(turn: journey.Turn, step: str, text: str, event: UserMessage) -> None:
+    option_ids = turn.option_ids(step)
+    labels = turn.option_labels(step)
+    chosen = resolve_options(text, option_ids, labels, event.numbers_are_positions)
+    if chosen is None:
+        read = answers.needs_of(text) if step == "needs" else answers.signs_of(text)
+        if step == "needs":
+            read = _with_nlu_need(read, event.interpretation)
+        chosen = tuple(option for option in option_ids if option in read) or None
+    if chosen is None and (answers.is_skip(text) or answers.yes_no(text) in ("no", "unsure")):
+        turn.skip(step)
+        return
+    if chosen is None and _absorb(turn, text, event.interpretation):
+        turn.learnt_aside()
+        return
+    if chosen is None:
+        _unclear(turn, text, count=len(option_ids))
+        return
+    turn.record_choices(step, chosen)
+
+
+def _with_nlu_need(read: tuple[str, ...], interpretation: Interpretation | None) -> tuple[str, ...]:
+    need = need_of(interpretation)
+    return read if need is None or need in read else (*read, need)
+
+
+def _answer_rud(
+    turn: journey.Turn, step: str, text: str, event: UserMessage, *, risky: bool
+) -> None:
+    """Every answer is accepted; what is unclear is taken as the riskier one."""
+    option_ids = turn.option_ids(step)
+    chosen = None if risky else resolve_option(
+        text, option_ids, turn.option_labels(step), event.numbers_are_positions
+    )
+    if chosen is None:
+        chosen = rud_answer(step, text)
+        if chosen is None:
+            turn.say(turn.t("crisis.taken_seriously"))
+    if chosen is None or risky:
+        chosen = riskier(step, chosen)
+    turn.state = turn.state.with_answer(step, chosen).with_answered(step)
+    turn.regrade()
+    turn.advance()
 
 
 def _answer_item(turn: journey.Turn, step: str, text: str, event: UserMessage) -> None:
     instrument, number = journey.item_of(step)
     option_ids = turn.option_ids(step)
-    chosen = resolve_option(text, option_ids, turn.option_labels(step), event.numbers_are_positions)
+    labels = turn.option_labels(step)
+    chosen = resolve_option(text, option_ids, labels, event.numbers_are_positions)
+    if chosen is None and turn.first_item() and _declines(text):
+        turn.decline_assessment()
+        return
     if chosen is None:
-        turn.invalid("input.unknown_option", count=len(option_ids))
+        chosen = answers.item_answer(labels, answers.scale_of(instrument, number), text)
+    if chosen is None and step == journey.DEATH_ITEM and answers.yes_no(text) is not None:
+        # "Je ne sais pas" to the question about thoughts of death is not a reassurance.
+        chosen = {"no": "0"}.get(answers.yes_no(text) or "", "1")
+    if chosen is None and turn.first_item() and (
+        answers.is_skip(text) or answers.yes_no(text) == "no"
+    ):
+        turn.decline_assessment()
         return
-    turn.state = turn.state.with_answer(f"{instrument}.{number}", chosen)
-    if is_crisis_answer(instrument, number, int(chosen)):
-        turn.open_crisis(about_other=False)
-    else:
-        turn.regrade()
-    turn.advance()
+    if chosen is None and answers.is_skip(text):
+        turn.skip(step)
+        return
+    if chosen is None and answers.yes_no(text) == "unsure":
+        turn.not_understood(f"input.item_unsure.{answers.scale_of(instrument, number)}")
+        return
+    if chosen is None:
+        _unclear(turn, text, count=len(option_ids))
+        return
+    turn.record_item(step, chosen)
 
 
-def _answer_text(turn: journey.Turn, step: str, text: str) -> None:
-    if answer_word(text) == "skip" or text.strip() == "skip":
-        turn.state = turn.state.with_answer(step, "skip")
-        turn.advance()
-        return
+def _declines(text: str) -> bool:
+    """"Non merci", "pas maintenant": a refusal, where a bare "non" may be an answer
+    ("Jamais")."""
+    return answers.is_skip(text) or (
+        answers.yes_no(text) == "no" and fold(text) not in ("non", "no", "nan", "nope")
+    )
+
+
+def _answer_text(turn: journey.Turn, step: str, text: str, event: UserMessage) -> None:
+    declined = answers.is_skip(text) or text.strip() == "skip"
     if step == "department":
-        code = turn.context.resources.department_of(text)
-        if code is None:
-            turn.invalid("input.unknown_department")
+        # "1" is the one option shown ("Je préfère ne pas le dire"); "01" is the Ain.
+        label = turn.option_labels(step)["skip"]
+        picked_skip = text.strip() in ("1", "skip") or fold(text) == fold(label)
+        if declined or picked_skip or answers.yes_no(text) in ("no", "unsure"):
+            turn.skip(step)
             return
-        turn.state = turn.state.with_answer("department", code)
+        code = _department(turn, text, event.interpretation, names_only=False)
+        if code is None:
+            if _absorb(turn, text, event.interpretation):
+                turn.learnt_aside()
+                return
+            if answers.is_feeling(text):
+                _unclear(turn, text, count=1)
+                return
+            turn.not_understood("input.unknown_department")
+            return
+        turn.state = turn.state.with_answer("department", code).with_answered("department")
         turn.advance()
+        return
+    if declined:
+        turn.skip(step)
         return
     turn.record_for_commission(step, text)
     turn.advance()
 
 
-def _persona_from_text(
-    turn: journey.Turn, text: str, interpretation: Interpretation | None
-) -> bool:
+def _department(
+    turn: journey.Turn, text: str, interpretation: Interpretation | None, *, names_only: bool
+) -> str | None:
+    """A department from the NLU's entity or the words; a bare number only where the
+    department was asked ("38" is an age elsewhere, "3 semaines" is not the Aisne)."""
+    entity = interpretation.entities.get("department") if interpretation else None
+    resources = turn.context.resources
+    if entity and entity in resources.departments:
+        return entity
+    return resources.department_of(text, names_only=names_only)
+
+
+def _absorb(turn: journey.Turn, text: str, interpretation: Interpretation | None) -> bool:
+    """Fill every question still open that the text already answers, so nothing is asked
+    twice. True when something was learnt."""
+    state = turn.state
+    learnt = False
+    if state.persona in (None, "self"):
+        if not state.answered("needs"):
+            needs = _with_nlu_need(answers.needs_of(text), interpretation)
+            if needs:
+                key = "needs" if state.persona == "self" else "needs_hint"
+                ordered = tuple(n for n in QUESTIONS["needs"].option_ids if n in needs)
+                state = state.with_choices(key, ordered)
+                if key == "needs":
+                    state = state.with_answered("needs")
+                learnt = True
+        practice = answers.practice_of(text)
+        if practice and not state.answered("practice"):
+            state = state.with_answer("practice", practice).with_answered("practice")
+            learnt = True
+    elif state.persona in ("relative", "colleague") and not state.answered("signs"):
+        signs = answers.signs_of(text)
+        if signs:
+            state = state.with_choices("signs", signs).with_answered("signs")
+            learnt = True
+    if not state.answered("department"):
+        code = _department(turn, text, interpretation, names_only=True)
+        if code is not None:
+            state = state.with_answer("department", code).with_answered("department")
+            learnt = True
+    turn.state = state
+    if learnt:
+        turn.regrade()
+    return learnt
+
+
+def _opening(turn: journey.Turn, text: str, interpretation: Interpretation | None) -> bool:
+    """A first message in words: who is writing, and what it already says."""
     persona = persona_of(text, interpretation)
+    if persona is None and answers.practice_of(text) is not None:
+        persona = "self"
     if persona is None:
+        if _absorb(turn, text, interpretation):
+            turn.say(turn.t("opening.heard"))
+            turn.state = replace(turn.state, misses=turn.state.misses + 1)
+            if turn.state.misses >= 2:
+                turn.say(turn.t("input.persona_assumed"))
+                turn.choose("persona", "self")
+            else:
+                turn.reask()
+            return True
         return False
-    need = need_of(interpretation)
-    if need is not None:
-        turn.state = turn.state.with_choices("needs_hint", (need,))
+    turn.state = turn.state.with_answer("persona", persona).with_answered("persona")
+    turn.set_persona(persona)
+    _absorb(turn, text, interpretation)
     turn.say(turn.t(f"opening.{persona}"))
-    turn.choose("persona", persona)
+    turn.regrade()
+    turn.state = replace(turn.state, step=None)
+    turn.advance()
     return True
 
 

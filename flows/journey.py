@@ -1,13 +1,15 @@
 """The journeys: which question comes next, and what the bot says on the way.
 
 The next question is always worked out again from what the state already holds, so a
-person who asks for help, an appointment or a human in the middle finds their place again.
+person who asks for help, an appointment or a human in the middle finds their place again,
+and what a first message already said is never asked again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 
 from flows.deployment import Slot
 from flows.directory import Entry
@@ -18,19 +20,32 @@ from flows.messages import (
     MessageForCommission,
     Option,
     ReceiptRequested,
+    SlotCancelled,
     SlotRequested,
 )
-from flows.questionnaires import Result, load_questionnaires, next_item, results
-from flows.questions import QUESTIONS, Kind
+from flows.questionnaires import (
+    Result,
+    is_crisis_answer,
+    load_questionnaires,
+    next_item,
+    planned_items,
+    results,
+)
+from flows.questions import QUESTIONS, SKIPPABLE, Kind
 from flows.resources import Context
 from flows.state import ConversationState
 
 INSTRUMENTS = ("phq9", "gad7", "auditc", "cbi")
-# Items 1-2 of the PHQ-9 and GAD-7 are asked as the PHQ-2 and GAD-2 screens.
-SCREEN_NAMES = {"phq9": "phq2", "gad7": "gad2"}
-SCREEN_ITEMS = 2
+# Items 1-2 of the PHQ-9 and GAD-7 are asked as the PHQ-2 and GAD-2 screens, and item 6 of
+# the CBI work scale as its one-item screen.
+SCREEN_NAMES = {"phq9": "phq2", "gad7": "gad2", "cbi": "cbi1"}
+SCREEN_ITEMS = {"phq9": (1, 2), "gad7": (1, 2), "cbi": (6,)}
+# The direct question about thoughts of death: introduced plainly before it is asked.
+DEATH_ITEM = "phq9.9"
 MAX_SLOTS_SHOWN = 8
-SELF_PROFILE = ("practice", "age", "sex", "department", "needs")
+# What routing and the commission need, in the order asked; age and sex come last.
+SELF_PROFILE = ("needs", "practice", "department")
+SELF_LAST = ("age", "sex")
 OTHER_PROFILE = ("signs", "urgency", "department")
 # Screening results that count as facts for routing and grading: (instrument, minimum score).
 SCREENS = {
@@ -39,6 +54,18 @@ SCREENS = {
     "screen:anxiety": ("gad7", 10),
     "screen:anxiety_high": ("gad7", 15),
 }
+# A slot answer that is not a booked slot.
+NO_BOOKING = frozenset({"none", "unavailable", "skip", "cancelled"})
+CRISIS_ROUTES_NOW = ("samu", "suicide_3114")
+# Answers to the crisis questions that count as a danger now: "je ne sais pas" is taken as
+# the riskier answer, never as a reassurance.
+RISKY = {
+    "rud.plan": frozenset({"yes", "unsure"}),
+    "rud.when": frozenset({"today", "unsure"}),
+    "rud.means": frozenset({"yes", "unsure"}),
+}
+# How many sentences each rotating acknowledgement has in the locale files.
+ACKNOWLEDGEMENTS = 3
 
 
 def is_item(step: str) -> bool:
@@ -47,16 +74,23 @@ def is_item(step: str) -> bool:
 
 
 def item_of(step: str) -> tuple[str, int]:
-    """("phq2.1" -> ("phq9", 1)): screen items are the first items of the full instrument."""
+    """("phq2.1" -> ("phq9", 1)): screen items are items of the full instrument."""
     name, _, number = step.partition(".")
     canonical = {screen: full for full, screen in SCREEN_NAMES.items()}.get(name, name)
     return canonical, int(number)
 
 
 def item_step(instrument: str, number: int) -> str:
-    if instrument in SCREEN_NAMES and number <= SCREEN_ITEMS:
+    if number in SCREEN_ITEMS.get(instrument, ()):
         return f"{SCREEN_NAMES[instrument]}.{number}"
     return f"{instrument}.{number}"
+
+
+def instruments_for(state: ConversationState) -> tuple[str, ...]:
+    """A retired physician is not asked about work."""
+    if state.answers.get("practice") == "retired":
+        return tuple(i for i in INSTRUMENTS if i != "cbi")
+    return INSTRUMENTS
 
 
 def completed_results(state: ConversationState) -> list[Result]:
@@ -78,7 +112,7 @@ def facts(state: ConversationState) -> frozenset[str]:
         value = state.answers.get(question)
         if value and value != "skip":
             known.add(f"{question}:{value}")
-    for need in state.choices.get("needs", ()) + state.choices.get("needs_hint", ()):
+    for need in state.choices.get("needs", ()):
         known.add(f"need:{need}")
     for sign in state.choices.get("signs", ()):
         known.add(f"sign:{sign}")
@@ -99,6 +133,18 @@ def categories(state: ConversationState) -> tuple[str, ...]:
     return tuple(sorted(facts(state)))
 
 
+def booked_slot(state: ConversationState) -> str | None:
+    slot = state.answers.get("slot")
+    return None if slot is None or slot in NO_BOOKING else slot
+
+
+def booking_reference(slot_id: str) -> str:
+    """What the person quotes at the council's reception: the slot itself, which only one
+    case can hold, so nothing needs to be stored to recognise it ("ENT-2411-1000")."""
+    day, _, hour = slot_id.partition("T")
+    return f"ENT-{day[8:10]}{day[5:7]}-{hour.replace(':', '')}"
+
+
 class Turn:
     """One turn being worked out: the state as it evolves, and what is said and asked."""
 
@@ -116,6 +162,9 @@ class Turn:
         # Numbers in sentences always come from the directory, never from the locale files.
         phones = self.context.resources.directory.phones()
         return self.context.resources.texts.get(self.state.locale, key, **phones, **values)
+
+    def has_text(self, key: str) -> bool:
+        return self.context.resources.texts.has(self.state.locale, key)
 
     def say(
         self,
@@ -148,6 +197,8 @@ class Turn:
     def contact_line(self, entry: Entry) -> str:
         locale = self.state.locale
         name, purpose = entry.name[locale], entry.purpose[locale]
+        if entry.id == "cdom_other":
+            name = self.t("routes.council_of", council=self.home_council_name())
         hours = f" ({entry.hours[locale]})" if entry.hours else ""
         if entry.phone:
             line = self.t("contact.with_phone", name=name, phone=entry.phone, hours=hours,
@@ -164,6 +215,12 @@ class Turn:
         ids, lines = self.contact_lines(routes)
         self.say(f"{intro}\n{lines}", contacts=ids, crisis=crisis)
 
+    def acknowledge(self, key: str) -> None:
+        """One of a few warm sentences, never the same twice in a row."""
+        index = self.state.acknowledgements % ACKNOWLEDGEMENTS
+        self.state = replace(self.state, acknowledgements=self.state.acknowledgements + 1)
+        self.say(self.t(f"{key}.{index}"))
+
     # -- questions -----------------------------------------------------------------------
 
     def option_ids(self, step: str) -> tuple[str, ...]:
@@ -173,6 +230,10 @@ class Turn:
             return tuple(str(option.score) for option in item.options)
         if step == "slot":
             return (*(slot.id for slot in self.free_slots()), "none")
+        if step == "modality":
+            return self.context.resources.deployment.modalities
+        if step == "crisis.next" and not self.context.commission_connected:
+            return ("safe", "numbers")
         return QUESTIONS[step].option_ids
 
     def option_labels(self, step: str) -> Mapping[str, str]:
@@ -185,41 +246,77 @@ class Turn:
             labels = {slot.id: self.slot_label(slot) for slot in self.free_slots()}
             return {**labels, "none": self.t("questions.slot.options.none")}
         question = QUESTIONS[step]
-        prefix = "common" if question.common_options else f"questions.{step}.options"
-        return {option: self.t(f"{prefix}.{option}") for option in question.option_ids}
+        if question.common_options:
+            return {option: self.t(f"common.{option}") for option in question.option_ids}
+        labels = {}
+        for option in self.option_ids(step):
+            key = f"questions.{step}.options.{option}"
+            variant = f"{key}_{self.whose()}"
+            labels[option] = self.t(variant if self.has_text(variant) else key)
+        return labels
+
+    def whose(self) -> str:
+        """Whose danger or difficulty the sentences speak of: "self" or "other"."""
+        if self.state.crisis_active or (self.state.step or "").startswith(("rud.", "crisis.")):
+            return "other" if self.state.crisis_about_other else "self"
+        return "self" if self.state.persona in (None, "self") else "other"
 
     def question_text(self, step: str) -> str:
         if is_item(step):
             return self.item_text(step)
-        texts = self.context.resources.texts
         key = f"questions.{step}.text"
-        variant = self._variant()
-        if variant and texts.has(self.state.locale, f"{key}_{variant}"):
-            key = f"{key}_{variant}"
+        if step.startswith(("rud.", "crisis.")):
+            variants = ["other"] if self.state.crisis_about_other else []
+        elif step == "persona" and self.state.crisis:
+            variants = ["after_crisis"]
+        elif step == "department" and self.state.answers.get("practice") == "retired":
+            variants = ["retired"]
+        else:
+            variants = [v for v in (self.state.persona,) if v]
+        if not self.context.commission_connected:
+            variants.insert(0, "demo")
+        for variant in variants:
+            if self.has_text(f"{key}_{variant}"):
+                key = f"{key}_{variant}"
+                break
         return self.t(key)
 
-    def _variant(self) -> str | None:
-        if self.state.step and self.state.step.startswith("rud."):
-            return "other" if self.state.crisis_about_other else None
-        return self.state.persona
+    def assessment_length(self) -> int:
+        return sum(planned_items(i, self.state.scores(i)) for i in instruments_for(self.state))
 
     def item_text(self, step: str) -> str:
         instrument, number = item_of(step)
         questionnaire = load_questionnaires()[instrument]
         locale = self.state.locale
+        asked = sum(len(self.state.scores(i)) for i in instruments_for(self.state))
+        if step == DEATH_ITEM and (
+            self.state.answers.get("assessment") == "no" or "skipped.phq9" in self.state.answers
+        ):
+            # Asked alone, outside the questionnaires: no count to give.
+            alone = f"{questionnaire.stem[locale]}\n{questionnaire.item(number).text[locale]}"
+            return f"{self.t('assessment.death_item')}\n\n{alone}"
         text = self.t(
             "assessment.item",
             title=questionnaire.title[locale],
-            number=number,
-            total=len(questionnaire.items),
+            number=asked + 1,
+            total=self.assessment_length(),
             text=questionnaire.item(number).text[locale],
         )
-        if number == 1:
+        if not self.state.scores(instrument):
             text = f"{questionnaire.stem[locale]}\n\n{text}"
+        if self.first_item():
+            low = self.assessment_length()
+            retired = "cbi" not in instruments_for(self.state)
+            intro = self.t(f"assessment.intro{'_retired' if retired else ''}", low=low,
+                           high=low + 2)
+            text = f"{intro}\n\n{text}"
+        if step == DEATH_ITEM:
+            text = f"{self.t('assessment.death_item')}\n\n{text}"
         return text
 
     def ask(self, step: str) -> None:
-        self.state = replace(self.state, step=step)
+        if step != self.state.step:
+            self.state = replace(self.state, step=step, misses=0)
         labels = self.option_labels(step)
         options = tuple(Option(option_id, labels[option_id]) for option_id in self.option_ids(step))
         multi = not is_item(step) and QUESTIONS[step].kind is Kind.MULTI
@@ -231,68 +328,169 @@ class Turn:
         else:
             self.ask(self.state.step)
 
-    def invalid(self, key: str, **values: object) -> None:
-        """A clear sentence and the same question again; the state does not change."""
-        self.say(self.t(key, **values))
-        self.reask()
+    def not_understood(self, key: str, **values: object) -> None:
+        """The first unclear answer gets a hint and the question again; the second moves
+        on, so nobody reads the same "Je n'ai pas compris" twice in a row."""
+        step = self.state.step
+        misses = self.state.misses + 1
+        self.state = replace(self.state, misses=misses)
+        if step is None:
+            # At rest after the menu: the menu again, and the count goes on, so that the
+            # two sentences take turns.
+            self.say(self.t(key, **values))
+            self.advance()
+            self.state = replace(self.state, misses=misses)
+            return
+        if misses == 1:
+            self.say(self.t(key, **values))
+            self.reask()
+            return
+        if step == "persona":
+            # Nobody is left at the door: the journey goes on as the person's own, and can
+            # be corrected at any point ("c'est pour mon mari").
+            self.say(self.t("input.persona_assumed"))
+            self.choose("persona", "self")
+            return
+        if step == DEATH_ITEM:
+            # Not pressed, not dropped in silence: the line that answers at any hour.
+            self.say(self.t("assessment.death_not_pressed"), contacts=("suicide_3114",))
+            self.skip(step)
+            return
+        if step in SKIPPABLE or is_item(step):
+            self.say(self.t("input.moving_on"))
+            self.skip(step)
+            return
+        if step == "appointment.manage":
+            self.manage_appointment("keep")
+            return
+        # The menu is where a journey rests: the bot stops asking and waits for words.
+        self.say(self.t("input.what_to_do"))
+        self.state = replace(self.state, step=None)
+
+    def learnt_aside(self) -> None:
+        """The answer told something else (a town, a need): noted. The open question
+        counts it as one unclear answer, so it is never asked a third time in a row."""
+        self.say(self.t("input.noted"))
+        step = self.state.step
+        misses = self.state.misses + 1
+        self.state = replace(self.state, misses=misses)
+        still_open = step is not None and step == self.next_stage()
+        if still_open and misses >= 2 and (step in SKIPPABLE or is_item(step or "")):
+            self.skip(step or "")
+            return
+        self.advance()
+
+    def skip(self, step: str) -> None:
+        """Leave a question unanswered (recorded as such) and go on."""
+        if step == DEATH_ITEM:
+            self.state = self.state.with_answer("skipped.death", "yes")
+            self.state = self.state.with_answer("skipped.phq9", "yes")
+        elif is_item(step):
+            # An item cannot be left out of a validated score: the questionnaire is set
+            # aside, and the others go on.
+            instrument, _ = item_of(step)
+            self.state = self.state.with_answer(f"skipped.{instrument}", "yes")
+        elif QUESTIONS[step].kind is Kind.MULTI:
+            self.state = self.state.with_choices(step, ())
+        elif step == "slot":
+            self.state = self.state.with_answer("slot", "none")
+        elif step == "modality":
+            self.state = self.state.with_answer("modality", self.option_ids("modality")[0])
+            self.request_slot()
+        else:
+            self.state = self.state.with_answer(step, "skip")
+        self.state = self.state.with_answered(step)
+        self.advance()
 
     # -- what comes next -----------------------------------------------------------------
 
     def next_stage(self) -> str:
         state = self.state
         answered = state.answered
-        if state.crisis:
-            if not answered("rud.plan"):
-                return "rud.plan"
-            if state.answers["rud.plan"] != "no" and not answered("rud.when"):
-                return "rud.when"
-            if not answered("rud.means"):
-                return "rud.means"
-            if "crisis_close" not in state.shown:
-                return "crisis_close"
-            if not answered("contact") and self.context.commission_connected:
-                return "contact"
+        if state.crisis_active:
+            return self.crisis_stage()
         if state.persona is None:
             return "persona"
         if state.persona == "self":
             for question in SELF_PROFILE:
                 if not answered(question):
                     return question
-            if not state.crisis and not answered("assessment"):
-                return "assessment"
-            if state.answers.get("assessment") == "yes" and not state.crisis:
-                for instrument in INSTRUMENTS:
-                    number = next_item(instrument, state.scores(instrument))
-                    if number is not None:
-                        return item_step(instrument, number)
-            if "results" not in state.shown and completed_results(state):
-                return "results"
+            if not state.crisis:
+                # The questionnaires start at once, with their length said first; "passer"
+                # or "non" at the first one sets them all aside.
+                if state.answers.get("assessment", "yes") == "yes":
+                    for instrument in instruments_for(state):
+                        if f"skipped.{instrument}" in state.answers:
+                            continue
+                        number = next_item(instrument, state.scores(instrument))
+                        if number is not None:
+                            return item_step(instrument, number)
+                # The question about thoughts of death is asked of everyone, also when
+                # the questionnaires were set aside.
+                if "phq9.9" not in state.answers and "skipped.death" not in state.answers:
+                    return DEATH_ITEM
+                if "results" not in state.shown and completed_results(state):
+                    return "results"
         else:
             if state.persona == "colleague" and "colleague_intro" not in state.shown:
                 return "colleague_intro"
             for question in OTHER_PROFILE:
+                if question == "urgency" and state.crisis:
+                    continue
                 if not answered(question):
                     return question
         if "routes" not in state.shown:
             return "routes"
+        if not state.crisis:
+            stage = self.commission_stage()
+            if stage is not None:
+                return stage
+            if not answered("slot") and self.offers_slots():
+                return "slot"
+        if booked_slot(state) and not answered("modality"):
+            return "modality"
+        if state.persona == "self" and not state.crisis:
+            for question in SELF_LAST:
+                if not answered(question):
+                    return question
+        if "end" not in state.shown:
+            return "end"
+        return "menu"
+
+    def commission_stage(self) -> str | None:
+        answered = self.state.answered
         if not answered("alert"):
             return "alert"
-        if state.answers["alert"] == "yes":
+        if self.state.answers["alert"] == "yes":
             if not answered("message"):
                 return "message"
             # Where nothing reaches a commission, nobody could call back: do not ask.
             if not answered("contact") and self.context.commission_connected:
                 return "contact"
-        if not answered("slot"):
-            return "slot"
-        if "end" not in state.shown:
-            return "end"
-        return "menu"
+        return None
+
+    def crisis_stage(self) -> str:
+        answers = self.state.answers
+        if "rud.plan" not in answers:
+            return "rud.plan"
+        if answers["rud.plan"] != "no" and "rud.when" not in answers:
+            return "rud.when"
+        if "rud.means" not in answers:
+            return "rud.means"
+        if "crisis_close" not in self.state.shown:
+            return "crisis_close"
+        if "crisis.next" not in answers:
+            return "crisis.next"
+        return "listen"
 
     def advance(self) -> None:
         """Say every milestone that is due, then ask the next question."""
         while True:
             stage = self.next_stage()
+            if stage == "listen":
+                # Crisis mode past its questions: the bot listens, and asks nothing more.
+                self.state = replace(self.state, step=None, misses=0)
+                return
             if stage == "slot" and not self.free_slots():
                 self.say(self.t("slot.none_free"))
                 self.state = self.state.with_answer("slot", "unavailable")
@@ -304,20 +502,63 @@ class Turn:
             self.state = self.state.with_shown(stage)
             milestone()
 
+    def go_back(self) -> None:
+        """Take back the last answer and ask its question again."""
+        history = [q for q in self.state.history if q not in ("message", "contact")]
+        if not history:
+            self.say(self.t("back.nothing"))
+            self.reask()
+            return
+        last = history[-1]
+        state = self.state.without(last)
+        if last == "persona":
+            state = replace(state, persona=None)
+        elif is_item(last):
+            instrument, number = item_of(last)
+            state = state.without(f"{instrument}.{number}")
+        if last == "slot" or last == "modality":
+            state = state.without("modality").without("slot")
+        self.state = state
+        self.say(self.t("back.done"))
+        self.ask(last)
+
     # -- recording answers ---------------------------------------------------------------
 
     def regrade(self) -> None:
-        """The level of response only goes up within a case (seed 001 §5-2)."""
+        """The level of response only goes up within a case (the three levels of the
+        Finistère council's mutual-aid study, 2017, §5-2)."""
         if self.state.persona is None and not self.state.crisis:
             return
         level = self.context.resources.routing.level(facts(self.state))
         self.state = replace(self.state, level=max(self.state.level or 0, level))
 
     def record_choices(self, step: str, chosen: tuple[str, ...]) -> None:
-        self.state = self.state.with_choices(step, chosen)
+        self.state = self.state.with_choices(step, chosen).with_answered(step)
         self.regrade()
         if step == "signs" and "suicidal_talk" in chosen:
             self.open_crisis(about_other=True)
+        self.advance()
+
+    def first_item(self) -> bool:
+        """No questionnaire answer yet: a "no" here sets them all aside."""
+        answers = self.state.answers
+        return "assessment" not in answers and not any(
+            self.state.scores(i) for i in INSTRUMENTS
+        ) and not any(key.startswith("skipped.") for key in answers)
+
+    def decline_assessment(self) -> None:
+        self.state = self.state.with_answer("assessment", "no").with_answered("assessment")
+        self.say(self.t("assessment.declined"))
+        self.advance()
+
+    def record_item(self, step: str, score: str) -> None:
+        instrument, number = item_of(step)
+        self.state = self.state.with_answer(f"{instrument}.{number}", score).with_answered(step)
+        if is_crisis_answer(instrument, number, int(score)):
+            self.open_crisis(about_other=False)
+        else:
+            self.regrade()
+        self.advance()
 
     def choose(self, step: str, option: str) -> None:
         """Record a single-choice answer and say what follows from it."""
@@ -328,21 +569,49 @@ class Turn:
             self.confirm_erase(option == "yes")
             return
         if step == "slot":
-            self.book(option)
+            self.pick_slot(option)
             return
-        self.state = self.state.with_answer(step, option)
+        if step == "appointment.manage":
+            self.manage_appointment(option)
+            return
+        if step == "crisis.next":
+            self.crisis_next(option)
+            return
+        self.state = self.state.with_answer(step, option).with_answered(step)
         if step == "persona":
-            self.state = replace(self.state, persona=option)
+            self.set_persona(option)
+        if step == "modality":
+            self.request_slot()
         self.regrade()
         if step == "urgency" and option == "immediate":
             self.open_crisis(about_other=True)
         self.advance()
 
+    def set_persona(self, persona: str) -> None:
+        """Who is writing; a correction drops what belonged to the other journey."""
+        state = replace(self.state, persona=persona)
+        if persona == "self":
+            for question in OTHER_PROFILE:
+                if question != "department":
+                    state = state.without(question)
+        else:
+            for question in ("needs", "practice", "assessment", *SELF_LAST):
+                state = state.without(question)
+        hint = state.choices.get("needs_hint", ())
+        if persona == "self" and hint and not state.answered("needs"):
+            state = state.with_choices("needs", hint)
+        self.state = state
+
     def record_for_commission(self, step: str, text: str) -> None:
         # The words go out sealed as an effect; the state keeps only that something was said.
+        # Where no commission is connected nothing is kept: nobody would ever read it.
         sequence = self.state.commission_messages + 1
-        self.effects.append(MessageForCommission(kind=step, text=text, sequence=sequence))
-        self.state = replace(self.state.with_answer(step, "given"), commission_messages=sequence)
+        if self.context.commission_connected:
+            self.effects.append(MessageForCommission(kind=step, text=text, sequence=sequence))
+        self.state = replace(
+            self.state.with_answer(step, "given").with_answered(step),
+            commission_messages=sequence,
+        )
         self.say(self.t(self.commission_notice(f"commission.received_{step}")))
         self.request_receipt()
 
@@ -356,26 +625,69 @@ class Turn:
     # -- crisis --------------------------------------------------------------------------
 
     def open_crisis(self, *, about_other: bool) -> None:
-        self.state = replace(self.state, crisis=True, crisis_about_other=about_other)
+        """Crisis mode: the numbers at once, then each follow-up question once."""
+        reopened = self.state.crisis
+        shown = self.state.shown - {"crisis_close"}
+        answers = {k: v for k, v in self.state.answers.items() if k != "crisis.next"}
+        self.state = replace(
+            self.state, crisis=True, crisis_active=True, crisis_about_other=about_other,
+            shown=shown, answers=answers,
+        )
         self.regrade()
-        intro = self.t("crisis.other" if about_other else "crisis.self")
+        who = "other" if about_other else "self"
+        intro = self.t(f"crisis.{who}" if not reopened else f"crisis.again_{who}")
         self.say_contacts(intro, self.crisis_routes(), crisis=True)
+
+    def crisis_again(self) -> None:
+        who = self.whose_crisis()
+        self.say(self.t(f"crisis.again_{who}"), crisis=True, contacts=CRISIS_ROUTES_NOW)
 
     def crisis_routes(self) -> tuple[str, ...]:
         return self.context.resources.routing.routes(["crisis"])
 
-    def crisis_reminder(self) -> None:
-        self.say_contacts(self.t("crisis.reminder"), self.crisis_routes(), crisis=True)
+    def imminent(self) -> bool:
+        answers = self.state.answers
+        return any(answers.get(question) in risky for question, risky in RISKY.items())
 
     def show_crisis_close(self) -> None:
-        answers = self.state.answers
-        imminent = answers.get("rud.means") == "yes" or (
-            answers.get("rud.plan") == "yes" and answers.get("rud.when") in ("today", "soon")
-        )
         who = "other" if self.state.crisis_about_other else "self"
-        key = f"crisis.close_{'imminent' if imminent else 'watch'}_{who}"
-        self.say(self.t(key), crisis=True, contacts=("samu", "suicide_3114"))
+        key = f"crisis.close_{'imminent' if self.imminent() else 'watch'}_{who}"
+        self.say(self.t(key), crisis=True, contacts=CRISIS_ROUTES_NOW)
         self.say(self.t(self.commission_notice("crisis.commission")))
+
+    def crisis_next(self, option: str) -> None:
+        self.state = self.state.with_answer("crisis.next", option).with_answered("crisis.next")
+        if option == "safe":
+            self.leave_crisis_mode()
+        elif option == "write" and self.context.commission_connected:
+            self.ask("message")
+        else:
+            self.say_contacts(self.t("crisis.numbers"), self.crisis_routes(), crisis=True)
+            self.advance()
+
+    def leave_crisis_mode(self) -> None:
+        self.state = replace(self.state, crisis_active=False)
+        self.say(self.t(f"crisis.safe_{self.whose_crisis()}"))
+        self.advance()
+
+    def whose_crisis(self) -> str:
+        return "other" if self.state.crisis_about_other else "self"
+
+    def listen(self) -> None:
+        """In crisis mode, past the questions: every message gets a warm answer with the
+        numbers, none the same as the one before, and nothing is asked again."""
+        index = self.state.acknowledgements % ACKNOWLEDGEMENTS
+        self.state = replace(
+            self.state, acknowledgements=self.state.acknowledgements + 1, step=None
+        )
+        demo = "" if self.context.commission_connected else "_demo"
+        self.say(
+            self.t(f"crisis.listen_{self.whose_crisis()}.{index}")
+            + "\n"
+            + self.t(f"crisis.listen_hint{demo}"),
+            crisis=True,
+            contacts=CRISIS_ROUTES_NOW,
+        )
 
     def commission_notice(self, key: str) -> str:
         return key if self.context.commission_connected else "commission.demo"
@@ -397,22 +709,48 @@ class Turn:
             lines.append(self.t(f"results.{result.instrument}.{result.band}", score=score))
         self.say("\n".join([self.t("results.intro"), *lines, self.t("results.disclaimer")]))
 
+    def home_department(self) -> str | None:
+        department = self.state.answers.get("department")
+        return None if department in (None, "skip") else department
+
+    def from_elsewhere(self) -> bool:
+        department = self.home_department()
+        deployment = self.context.resources.deployment
+        return department is not None and not deployment.serves_department(department)
+
+    def home_council_name(self) -> str:
+        department = self.home_department() or ""
+        return self.context.resources.council_name(department, self.state.locale)
+
+    def routes(self) -> tuple[str, ...]:
+        routes = self.context.resources.routing.routes(facts(self.state))
+        if not self.from_elsewhere():
+            return routes
+        # Their own council receives them, with the national lines; the deploying council's
+        # regional association and slots are not theirs.
+        own = {route for route in routes if route not in ("regional", "cdom")} | {"cnom_line"}
+        order = self.context.resources.routing.order
+        return (*(route for route in order if route in own), "cdom_other")
+
     def show_routes(self) -> None:
         known = facts(self.state)
-        routes = self.context.resources.routing.routes(known)
+        routes = self.routes()
         whose = "self" if self.state.persona == "self" else "other"
-        intro = self.t(f"routes.intro_{whose}")
-        self.say_contacts(intro, routes, crisis="crisis" in known)
-        department = self.state.answers.get("department", "skip")
-        deployment = self.context.resources.deployment
-        if department not in ("skip", deployment.department) and "cdom" in routes:
-            name = self.context.resources.departments[department]
-            self.say(self.t("routes.other_department", department=name))
+        self.say_contacts(self.t(f"routes.intro_{whose}"), routes, crisis="crisis" in known)
+        for advice in self.context.resources.routing.advice(known):
+            self.say(self.t(f"routes.advice.{advice}"))
+        if self.from_elsewhere():
+            self.say(self.t("routes.other_department", council=self.home_council_name()))
 
     def show_end(self) -> None:
         self.say(self.t("end.text"))
 
     # -- appointments --------------------------------------------------------------------
+
+    def offers_slots(self) -> bool:
+        """The deploying council's slots, for the people it receives (or who did not say
+        where they are)."""
+        return not self.from_elsewhere()
 
     def free_slots(self) -> tuple[Slot, ...]:
         deployment = self.context.resources.deployment
@@ -431,19 +769,69 @@ class Turn:
             minute=f"{start.minute:02d}",
         )
 
-    def book(self, option: str) -> None:
+    def label_of(self, slot_id: str) -> str:
+        deployment = self.context.resources.deployment
+        tz = deployment.timezone
+        for slot in deployment.upcoming_slots(self.context.now):
+            if slot.id == slot_id:
+                return self.slot_label(slot)
+        return self.slot_label(Slot(slot_id, datetime.fromisoformat(slot_id).replace(tzinfo=tz)))
+
+    def pick_slot(self, option: str) -> None:
+        previous = booked_slot(self.state)
+        state = self.state.without("modality")
         if option == "none":
-            self.state = self.state.with_answer("slot", "none")
-            self.say(self.t("slot.declined"))
+            self.state = state.with_answer("slot", previous or "none").with_answered("slot")
+            self.say(self.t("slot.declined" if previous is None else "slot.kept"))
+            self.advance()
+            return
+        self.state = state.with_answer("slot", option).with_answered("slot")
+        if previous is not None:
+            self.state = self.state.with_answer("slot.previous", previous)
+        modalities = self.context.resources.deployment.modalities
+        if len(modalities) == 1:
+            self.state = self.state.with_answer("modality", modalities[0])
+            self.request_slot()
+            self.advance()
         else:
-            slot = next(s for s in self.free_slots() if s.id == option)
-            label = self.slot_label(slot)
-            self.state = self.state.with_answer("slot", option)
-            self.effects.append(SlotRequested(option))
-            self.request_receipt()
-            place = self.context.resources.deployment.place[self.state.locale]
-            self.say(self.t("slot.booked", slot=label, place=place))
-        self.advance()
+            self.ask("modality")
+
+    def request_slot(self) -> None:
+        slot = booked_slot(self.state)
+        if slot is None:
+            return
+        modality = self.state.answers.get("modality", "council")
+        self.effects.append(SlotRequested(slot, modality))
+        self.request_receipt()
+        self.say_booking("slot.booked" if self.context.commission_connected else "slot.booked_demo")
+
+    def say_booking(self, key: str) -> None:
+        slot = booked_slot(self.state)
+        if slot is None:
+            return
+        council = self.context.resources.deployment.council
+        modality = self.state.answers.get("modality", "council")
+        address = council.get("address") or self.t("slot.no_address")
+        how = self.t(f"slot.how.{modality}", address=address)
+        phone = council.get("phone") or self.t("slot.no_phone")
+        self.say(self.t(
+            key, slot=self.label_of(slot), how=how, reference=booking_reference(slot),
+            address=address, council_phone=phone,
+        ))
+
+    def manage_appointment(self, option: str) -> None:
+        slot = booked_slot(self.state)
+        self.state = replace(self.state, step=None)
+        if slot is None or option == "keep":
+            self.say(self.t("appointment.kept"))
+            self.advance()
+        elif option == "cancel":
+            self.effects.append(SlotCancelled(slot))
+            self.state = self.state.with_answer("slot", "cancelled").without("modality")
+            self.say(self.t("appointment.cancelled"))
+            self.advance()
+        else:
+            self.ask_slot()
 
     def receipt_issued(self, code: str) -> None:
         self.say(self.t("receipt.issued", code=code))
@@ -464,52 +852,137 @@ class Turn:
         self.reask()
 
     def slot_unavailable(self, slot_id: str) -> None:
-        answers = dict(self.state.answers)
-        if answers.get("slot") == slot_id:
-            del answers["slot"]
-        self.state = replace(self.state, answers=answers)
+        state = self.state
+        if state.answers.get("slot") == slot_id:
+            state = state.without("slot").without("modality")
+            previous = state.answers.get("slot.previous")
+            if previous:
+                state = state.with_answer("slot", previous)
+        self.state = state
         self.say(self.t("slot.taken"))
         self.ask("slot")
 
     # -- commands ------------------------------------------------------------------------
 
     def command(self, name: str) -> None:
+        if self.state.crisis_active and name in ("appointment", "my_appointment"):
+            # Asking for something else ends crisis mode; the numbers stay in sight.
+            self.state = replace(self.state, crisis_active=False)
         if name == "appointment":
             self.ask_slot()
+        elif name == "my_appointment":
+            self.my_appointment()
         elif name == "write":
-            self.ask("message")
+            if self.context.commission_connected:
+                self.ask("message")
+            else:
+                self.say(self.t("commission.demo"))
+                self.reask()
         elif name == "erase":
             self.ask("erase.confirm")
+        elif name == "back":
+            self.go_back()
+        elif name == "safe":
+            if self.state.crisis_active:
+                self.state = self.state.with_answer("crisis.next", "safe")
+                self.leave_crisis_mode()
+            else:
+                self.say(self.t("crisis.safe_anyway"))
+                self.reask()
+        elif name in ("emergency", "numbers"):
+            self.say_contacts(self.t(f"{name}.text"), self.crisis_routes(), crisis=True)
+            self.after_aside()
+        elif name.startswith("persona:"):
+            self.correct_persona(name.removeprefix("persona:"))
         elif name in ("locale_en", "locale_fr"):
             self.state = replace(self.state, locale=name.removeprefix("locale_"))
             self.say(self.t("locale.switched"))
-            self.reask()
+            self.after_aside()
         elif name == "human":
-            self.say_contacts(self.t("human.text"), ("cnom_line", "cdom"))
-            self.reask()
-        elif name == "confidentiality":
-            self.say(self.t(f"channel.{self.context.channel}"))
-            self.reask()
+            self.talk_to_someone()
+            self.after_aside()
+        elif name.startswith("confidentiality"):
+            self.answer_confidentiality(name.partition(":")[2] or "general")
+            self.after_aside()
         else:
             self.say(self.t("help.text"))
-            self.reask()
+            self.after_aside()
+
+    def after_aside(self) -> None:
+        """After answering an aside, the person finds their question again; in crisis mode
+        past its questions, the bot goes on listening."""
+        if self.state.crisis_active and self.state.step is None:
+            return
+        self.reask()
+
+    def correct_persona(self, persona: str) -> None:
+        if self.state.persona == persona:
+            self.say(self.t("persona.unchanged"))
+            self.after_aside()
+            return
+        self.say(self.t(f"opening.{persona}"))
+        self.state = self.state.with_answer("persona", persona)
+        if "persona" not in self.state.history:
+            self.state = self.state.with_answered("persona")
+        self.set_persona(persona)
+        self.regrade()
+        if self.state.crisis_active:
+            self.after_aside()
+        else:
+            self.state = replace(self.state, step=None)
+            self.advance()
+
+    def talk_to_someone(self) -> None:
+        """Office hours: the council and the Ordre's line; otherwise the lines that answer
+        day and night come first."""
+        deployment = self.context.resources.deployment
+        if deployment.is_office_time(self.context.now) and not self.from_elsewhere():
+            self.say_contacts(self.t("human.office"), ("cdom", "cnom_line", "sps"))
+        else:
+            routes = ("cnom_line", "sps", "suicide_3114")
+            self.say_contacts(self.t("human.night"), routes)
+
+    def answer_confidentiality(self, topic: str) -> None:
+        """A true answer for this channel and this deployment."""
+        channel = self.context.channel
+        connected = "connected" if self.context.commission_connected else "demo"
+        topic = topic if self.has_text(f"privacy.{topic}_{connected}") else "general"
+        lines = [self.t(f"privacy.{topic}_{connected}"), self.t(f"privacy.channel.{channel}")]
+        if self.state.persona in ("relative", "colleague") and topic in ("identity", "general"):
+            lines.append(self.t("privacy.reporter"))
+        lines.append(self.t("privacy.erase"))
+        self.say("\n".join(lines))
 
     def ask_slot(self) -> None:
-        if self.free_slots():
+        if self.from_elsewhere():
+            self.say(self.t("slot.elsewhere", council=self.home_council_name()))
+            self.reask()
+        elif self.free_slots():
             self.ask("slot")
         else:
             self.say(self.t("slot.none_free"))
-            self.state = self.state.with_answer("slot", "unavailable")
+            if not self.state.answered("slot"):
+                self.state = self.state.with_answer("slot", "unavailable")
             self.reask()
 
+    def my_appointment(self) -> None:
+        slot = booked_slot(self.state)
+        if slot is None:
+            self.say(self.t("appointment.none"))
+            self.ask_slot()
+            return
+        self.say_booking("appointment.current")
+        self.ask("appointment.manage")
+
     def menu(self, option: str) -> None:
+        self.state = replace(self.state, step=None)
         if option == "contacts":
             self.show_routes()
             self.advance()
         elif option == "appointment":
             self.ask_slot()
         elif option == "write":
-            self.ask("message")
+            self.command("write")
         else:
             self.ask("erase.confirm")
 

@@ -69,7 +69,16 @@ class MessageForCommission:
 
 @dataclass(frozen=True)
 class SlotRequested:
-    """The person picked an interview slot; the driver books it (a slot is booked once)."""
+    """The person picked an interview slot; the driver books it (a slot is booked once) and
+    frees the one the case held before, if any."""
+
+    slot_id: str
+    modality: str = "council"
+
+
+@dataclass(frozen=True)
+class SlotCancelled:
+    """The person cancelled their interview: the driver frees the slot."""
 
     slot_id: str
 
@@ -95,6 +104,7 @@ Effect = (
     CaseUpdated
     | MessageForCommission
     | SlotRequested
+    | SlotCancelled
     | EraseRequested
     | ReceiptRequested
     | ReceiptPresented

@@ -73,6 +73,9 @@ class _Screening:
     id: str
     items: tuple[int, ...]
     positive_at: int
+    # Items asked right after the short form whatever it gives: PHQ-9 item 9, the direct
+    # question about thoughts of death, is asked of everyone.
+    always: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -293,10 +296,17 @@ def _screening(where: str, value: Any, numbers: set[int]) -> _Screening | None:
     positive = _cut_offs(f"{where}: screening", value.get("cut_offs"))
     if ANY_SEX not in positive:
         _fail(where, "screening cut-off must not depend on sex")
+    always = value.get("always", [])
+    if not isinstance(always, list):
+        _fail(where, "screening.always must list item numbers")
+    for number in always:
+        if _integer(where, number, "an item always asked") not in numbers:
+            _fail(where, f"screening.always names item {number}, which does not exist")
     return _Screening(
         id=_text(where, value.get("id"), "screening.id"),
         items=tuple(items),
         positive_at=positive[ANY_SEX],
+        always=tuple(always),
     )
 
 
@@ -356,7 +366,7 @@ def next_item(instrument: str, answers: Mapping[int, int]) -> int | None:
         return None
     screening = rules.screening
     if screening is not None:
-        for number in screening.items:
+        for number in (*screening.items, *screening.always):
             if number not in answers:
                 return number
         total = _screen_total(screening, answers)
@@ -366,6 +376,19 @@ def next_item(instrument: str, answers: Mapping[int, int]) -> int | None:
         if item.number not in answers:
             return item.number
     return None
+
+
+def planned_items(instrument: str, answers: Mapping[int, int]) -> int:
+    """How many items this questionnaire will have asked in all if every answer still owed
+    is the lowest: the length a person can be promised before they start."""
+    questionnaire, _ = _instrument(instrument)
+    lowest = min(option.score for option in questionnaire.items[0].options)
+    filled = dict(answers)
+    while (number := next_item(instrument, filled)) is not None:
+        filled[number] = min(
+            (option.score for option in questionnaire.item(number).options), default=lowest
+        )
+    return len(filled)
 
 
 def is_crisis_answer(instrument: str, item: int, score: int) -> bool:
@@ -385,6 +408,9 @@ def results(instrument: str, answers: Mapping[int, int], sex: str | None) -> Res
     screening = rules.screening
     if screening is not None and not all(number in answers for number in numbers):
         total = _screen_total(screening, answers)
+        owed = [number for number in screening.always if number not in answers]
+        if owed:
+            raise ValueError(f"{instrument} is not finished: item {owed[0]} is not answered")
         if total is not None and total < screening.positive_at:
             return Result(screening.id, float(total), "negative", False)
     missing = [number for number in numbers if number not in answers]

@@ -26,41 +26,49 @@ class Question:
 
 
 YES_NO = ("yes", "no")
+NEEDS = (
+    "psychological", "financial", "administrative", "legal", "family", "grief", "children",
+    "conflict", "assault", "addiction", "health", "career",
+)
+SIGNS = (
+    "behaviour_change", "aggressiveness", "disengagement", "presenteeism", "coldness",
+    "withdrawal", "alcohol", "drugs", "suicidal_talk",
+)
 QUESTIONS: Mapping[str, Question] = {
     q.id: q
     for q in (
         Question("persona", Kind.CHOICE, ("self", "relative", "colleague")),
+        Question("needs", Kind.MULTI, NEEDS),
         Question(
-            "practice", Kind.CHOICE, ("liberal", "salaried", "hospital", "student", "retired")
+            "practice",
+            Kind.CHOICE,
+            ("liberal", "salaried", "hospital", "student", "retired", "skip"),
         ),
-        Question("age", Kind.CHOICE, ("under_50", "50_60", "over_60", "skip")),
-        Question("sex", Kind.CHOICE, ("female", "male", "skip")),
         Question("department", Kind.TEXT, ("skip",)),
-        Question(
-            "needs",
-            Kind.MULTI,
-            ("psychological", "financial", "administrative", "legal", "family", "conflict",
-             "assault", "addiction", "health", "career"),
-        ),
-        Question(
-            "signs",
-            Kind.MULTI,
-            ("behaviour_change", "aggressiveness", "disengagement", "presenteeism", "coldness",
-             "withdrawal", "alcohol", "drugs", "suicidal_talk"),
-        ),
+        Question("signs", Kind.MULTI, SIGNS),
         Question("urgency", Kind.CHOICE, ("immediate", "days", "weeks")),
-        Question("assessment", Kind.CHOICE, YES_NO, common_options=True),
         Question("alert", Kind.CHOICE, YES_NO, common_options=True),
         Question("message", Kind.TEXT, ("skip",)),
         Question("contact", Kind.TEXT, ("skip",)),
         Question("slot", Kind.CHOICE, ("none",)),
+        # The options are the deployment's own (at the council, by phone, by video).
+        Question("modality", Kind.CHOICE, ()),
+        Question("age", Kind.CHOICE, ("under_50", "50_60", "over_60", "skip")),
+        Question("sex", Kind.CHOICE, ("female", "male", "skip")),
         Question("menu", Kind.CHOICE, ("write", "appointment", "contacts", "erase")),
         Question("erase.confirm", Kind.CHOICE, YES_NO, common_options=True),
+        Question("appointment.manage", Kind.CHOICE, ("keep", "move", "cancel")),
         Question("rud.plan", Kind.CHOICE, ("yes", "no", "unsure"), common_options=True),
         Question("rud.when", Kind.CHOICE, ("today", "soon", "no_date", "unsure")),
         Question("rud.means", Kind.CHOICE, ("yes", "no", "unsure"), common_options=True),
+        Question("crisis.next", Kind.CHOICE, ("write", "safe", "numbers")),
     )
 }
+# Questions a person may leave unanswered: a second unclear answer moves past them.
+SKIPPABLE = frozenset({
+    "needs", "practice", "department", "signs", "urgency", "alert", "message",
+    "contact", "slot", "modality", "age", "sex",
+})
 
 _SEPARATORS = re.compile(r"[,;/\s]+")
 

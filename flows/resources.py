@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
+from flows import geography
 from flows.deployment import DEFAULT_DEPLOYMENT, Deployment
 from flows.directory import Directory
 from flows.routing import RoutingTable
-from flows.textnorm import fold
 from flows.texts import Texts
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -31,8 +28,7 @@ class Resources:
     @classmethod
     def load(cls, deployment_file: Path = DEFAULT_DEPLOYMENT) -> Resources:
         deployment = Deployment.load(deployment_file)
-        with (DATA_DIR / "departments.yaml").open(encoding="utf-8") as handle:
-            departments = {str(k): str(v) for k, v in yaml.safe_load(handle)["departments"].items()}
+        departments = {code: dep.name for code, dep in geography.departments().items()}
         return cls(
             texts=Texts.load(),
             directory=Directory.load(
@@ -43,17 +39,14 @@ class Resources:
             departments=departments,
         )
 
-    def department_of(self, text: str) -> str | None:
-        """A department code from "83", "2a", "971", "Var" or "je suis dans le Var"."""
-        folded = fold(text)
-        for token in folded.split():
-            code = token.upper().zfill(2) if token.isascii() and token.isdigit() else token.upper()
-            if code in self.departments:
-                return code
-        for code, name in sorted(self.departments.items(), key=lambda kv: -len(kv[1])):
-            if re.search(rf"\b{re.escape(fold(name))}\b", folded):
-                return code
-        return None
+    def department_of(self, text: str, *, names_only: bool = False) -> str | None:
+        """A department code from "83", "2a", "971", "Var", "dans le Var" or "Toulon";
+        with `names_only`, never from a bare number (an age, a count)."""
+        return geography.department_of(text, names_only=names_only)
+
+    def council_name(self, department: str, locale: str) -> str:
+        """ "conseil départemental de l'Ordre des médecins des Alpes-Maritimes"."""
+        return geography.council_name(department, locale)
 
 
 @dataclass(frozen=True)

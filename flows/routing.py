@@ -18,6 +18,7 @@ class Rule:
     any: frozenset[str]
     all: frozenset[str]
     routes: tuple[str, ...]
+    advice: tuple[str, ...] = ()
 
     def applies(self, facts: frozenset[str]) -> bool:
         return (not self.any or bool(self.any & facts)) and self.all <= facts
@@ -41,6 +42,7 @@ class RoutingTable:
                 any=frozenset(rule.get("any", ())),
                 all=frozenset(rule.get("all", ())),
                 routes=tuple(rule["routes"]),
+                advice=tuple(rule.get("advice", ())),
             )
             for rule in data["rules"]
         )
@@ -61,6 +63,10 @@ class RoutingTable:
         if not chosen:
             chosen = set(self.fallback)
         return tuple(route for route in self.order if route in chosen)
+
+    def advice(self, facts: Iterable[str]) -> tuple[str, ...]:
+        """The advice sentences of every applicable rule, once each, in the table's order."""
+        return tuple(dict.fromkeys(a for rule in self.matching_rules(facts) for a in rule.advice))
 
     def level(self, facts: Iterable[str]) -> int:
         known = frozenset(facts)

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+# Version 1 lacked the fields added since; they take their defaults.
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,15 @@ class ConversationState:
     level: int | None = None
     commission_messages: int = 0
     receipt_issued: bool = False
+    # The questions answered, in order: "retour" takes back the last one.
+    history: tuple[str, ...] = ()
+    # Unclear answers in a row to the current question: the second one moves on.
+    misses: int = 0
+    # Crisis mode: on from a crisis signal until the person says they are safe or asks for
+    # something else. ``crisis`` stays true for the case's routes and level.
+    crisis_active: bool = False
+    # How many short acknowledgements were said, so two in a row never read the same.
+    acknowledgements: int = 0
 
     def answered(self, question: str) -> bool:
         return question in self.answers or question in self.choices
@@ -38,6 +49,16 @@ class ConversationState:
 
     def with_choices(self, question: str, values: tuple[str, ...]) -> ConversationState:
         return replace(self, choices={**self.choices, question: values})
+
+    def with_answered(self, question: str) -> ConversationState:
+        return replace(self, history=(*self.history, question))
+
+    def without(self, question: str) -> ConversationState:
+        """The state as if ``question`` had never been answered."""
+        answers = {k: v for k, v in self.answers.items() if k != question}
+        choices = {k: v for k, v in self.choices.items() if k != question}
+        history = tuple(q for q in self.history if q != question)
+        return replace(self, answers=answers, choices=choices, history=history, misses=0)
 
     def with_shown(self, milestone: str) -> ConversationState:
         return replace(self, shown=self.shown | {milestone})
@@ -56,12 +77,13 @@ class ConversationState:
         data["answers"] = dict(self.answers)
         data["choices"] = {key: list(values) for key, values in self.choices.items()}
         data["shown"] = sorted(self.shown)
+        data["history"] = list(self.history)
         data["version"] = STATE_VERSION
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ConversationState:
-        if data.get("version") != STATE_VERSION:
+        if data.get("version") not in READABLE_VERSIONS:
             raise ValueError("unsupported conversation state version")
         return cls(
             locale=str(data["locale"]),
@@ -75,4 +97,8 @@ class ConversationState:
             level=data["level"],
             commission_messages=int(data["commission_messages"]),
             receipt_issued=bool(data.get("receipt_issued", False)),
+            history=tuple(str(x) for x in data.get("history", ())),
+            misses=int(data.get("misses", 0)),
+            crisis_active=bool(data.get("crisis_active", False)),
+            acknowledgements=int(data.get("acknowledgements", 0)),
         )

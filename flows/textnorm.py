@@ -2,41 +2,109 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
 LEXICON = Path(__file__).parent / "data" / "crisis_lexicon.yaml"
 
-# Invisible characters that can hide a word from a pattern or reorder what a reader sees:
-# C0/C1 controls (newline and tab are handled apart), zero-width characters, bidi controls.
-_INVISIBLE = [
-    *range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
-    *range(0x200B, 0x2010), *range(0x2060, 0x2065), 0xFEFF,
-    *range(0x202A, 0x202F), *range(0x2066, 0x206A),
-]
-_CLEAN_TABLE: dict[int, str | None] = {code: None for code in _INVISIBLE}
-_CLEAN_TABLE.update({0x09: " ", 0x2028: "\n", 0x2029: "\n"})
+# Format characters (Cf: soft hyphen, zero-width characters, bidi controls, word joiner, BOM,
+# tags…) and controls can hide a word from a pattern or reorder what a reader sees. As of
+# Unicode 15 every Cf, Cc and combining mark lies in planes 0, 1 and 14 (planes 2-3 are
+# ideographs, 15-16 private use), so those planes are scanned once instead of all 1.1 M code
+# points (a quarter of a second).
+_SCANNED = (*range(0x00000, 0x20000), *range(0xE0000, 0xE1000))
+# Default-ignorable letters and marks a reader does not see either (DerivedCoreProperties
+# Default_Ignorable_Code_Point, less the Cf ones): Hangul fillers, the combining grapheme
+# joiner, Mongolian selectors, variation selectors. Stripped for matching only: emoji need
+# their variation selectors on screen.
+_IGNORABLE = (
+    0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x180E), 0x180F, 0x3164,
+    *range(0xFE00, 0xFE10), 0xFFA0, *range(0xE0100, 0xE01F0),
+)  # fmt: skip
 _LINE_ENDINGS = re.compile(r"\r\n?")
 _SPACES = re.compile(r"\s+")
 
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u02bb\u0060\u00b4\u2032\uff07", "'"))
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
+# Latin letters that neither NFKD nor the confusables fold.
+_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l"}
 _NOT_WORD = re.compile(r"[^\w']+|_+")
 _REPEATED_LETTER = re.compile(r"([^\W\d_])\1{2,}")
 
 
+@cache
+def _clean_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {
+        code: None
+        for code in _SCANNED
+        if unicodedata.category(chr(code)) in ("Cf", "Cc")
+    }
+    # Tabs are spaces; newlines stay (line endings are made "\n" before); line and paragraph
+    # separators are newlines.
+    table.update({0x09: " ", 0x0A: "\n", 0x2028: "\n", 0x2029: "\n"})
+    return table
+
+
+@cache
+def _fold_table() -> dict[int, str | None]:
+    """After NFKD: combining marks and invisible letters out, look-alike letters to Latin."""
+    table: dict[int, str | None] = {
+        code: None
+        for code in _SCANNED
+        if unicodedata.category(chr(code)).startswith("M")
+    }
+    table.update(dict.fromkeys(_IGNORABLE))
+    table.update({ord(letter): latin for letter, latin in _homoglyphs().items()})
+    table.update({ord(letter): latin for letter, latin in _LIGATURES.items()})
+    return table
+
+
+def _homoglyphs() -> dict[str, str]:
+    """Letters of other scripts that look like one Latin letter: Cyrillic "о", "а", "е",
+    "р", "с", Greek "ο", "ν", Cherokee, Armenian… mapped to that letter, lower case.
+
+    From Unicode's confusables (UTS #39) as shipped by confusable_homoglyphs (MIT, pinned
+    in pyproject.toml): it pairs characters by how they look, which is what a pattern must
+    see through. Transliterators pair them by how they sound (anyascii, ISC: Cyrillic "р"
+    is "r", "с" is "s", "х" is "kh"; Unidecode, GPL, likewise), so they would turn
+    "рendre" into "rendre". Only its data file is read: the module has no type information
+    and loads that file at import.
+    """
+    data = json.loads(
+        (files("confusable_homoglyphs") / "confusables.json").read_text(encoding="utf-8")
+    )
+    pairs: dict[str, str] = {}
+    for key, homoglyphs in data.items():
+        for homoglyph in homoglyphs:
+            # Right-to-left characters are stored between left-to-right marks.
+            for letter, latin in ((key, homoglyph["c"]), (homoglyph["c"], key)):
+                letter, latin = letter.strip("\u200e"), latin.strip("\u200e")
+                if (
+                    len(letter) == 1 == len(latin)
+                    and latin.isascii()
+                    and latin.isalpha()
+                    and not letter.isascii()
+                    and unicodedata.category(letter).startswith("L")
+                    and not unicodedata.normalize("NFKD", letter).isascii()
+                ):
+                    # Confusables pair capital I with l; a capital look-alike means I.
+                    pairs.setdefault(letter, "i" if letter.isupper() and latin == "l" else latin)
+    return {letter: latin.lower() for letter, latin in pairs.items()}
+
+
 def clean(text: str) -> str:
-    """Text safe to show and store: NFC, no invisible or control characters, tidy spaces.
+    """Text safe to show and store: NFC, no format or control characters, tidy spaces.
 
     Case and accents are kept. Tabs become spaces, Windows and old Mac line endings become
     newlines, and a run of whitespace becomes one newline if it holds one, else one space.
     """
-    text = _LINE_ENDINGS.sub("\n", text).translate(_CLEAN_TABLE)
+    text = _LINE_ENDINGS.sub("\n", text).translate(_clean_table())
     text = unicodedata.normalize("NFC", text)
     return _SPACES.sub(_one_space_or_newline, text).strip()
 
@@ -48,14 +116,19 @@ def _one_space_or_newline(match: re.Match[str]) -> str:
 def fold(text: str) -> str:
     """Text to match patterns against: lower case, no accents, no punctuation, SMS expanded.
 
-    "J’VEUX mouriiiir…" becomes "je veux mourir". Words are separated by single spaces;
-    apostrophes separate words too ("j'ai" is "j ai"). Linear in the length of the text.
+    "J’VEUX mouriiiir…" becomes "je veux mourir"; so do fullwidth letters, mathematical
+    bold, ligatures, and Cyrillic or Greek look-alikes ("mоurir" with a Cyrillic "о").
+    Words are separated by single spaces; apostrophes separate words too ("j'ai" is "j ai").
+    Linear in the length of the text.
     """
-    text = clean(text).casefold().translate(_APOSTROPHES)
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(char for char in text if not unicodedata.category(char).startswith("M"))
-        text = text.translate(_LIGATURES)
+    text = clean(text).translate(_APOSTROPHES)
+    if text.isascii():
+        text = text.lower()
+    else:
+        # NFKD rather than NFKC: the same compatibility folding (fullwidth, ligatures,
+        # superscripts, mathematical letters), with the accents left apart to be dropped.
+        # Case is folded after it, for the mathematical capitals it turns into Latin ones.
+        text = unicodedata.normalize("NFKD", text).translate(_fold_table()).casefold()
     text = _NOT_WORD.sub(" ", text)
     text = _REPEATED_LETTER.sub(r"\1", text)
     return _expand(text, sms_table())

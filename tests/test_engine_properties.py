@@ -7,7 +7,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.engine import UserMessage, handle, start
+from flows.commands import command_of
+from flows.engine import RECEIPT_CODE, UserMessage, handle, start
 from flows.state import ConversationState
 from tests.conftest import RESOURCES, context
 
@@ -58,4 +59,52 @@ def test_ten_thousand_inputs_never_break_the_engine(texts: list[str], locale: st
             type(e).__name__ == "EraseRequested" for e in reply.effects
         ):
             assert reply.state.level >= state.level, "a level never goes down within a case"
+        state = reply.state
+
+
+# What people type when they do not pick an option: no command, no receipt code.
+FREE_TEXT = [
+    "je sais pas", "bof", "ok", "oui", "non", "peut-être", "c'est compliqué", "😢😢😢", "...",
+    "je suis fatiguée", "mon mari", "38", "moins de 50", "Toulon", "banane", "euh",
+    "je ne comprends pas la question", "pourquoi ?", "c'est dur en ce moment", "souvent",
+    "au bloc j'ai tout ce qu'il faut", "ce soir", "je veux mourir", "il parle d'en finir",
+    "jamais", "un peu", "je préfère ne pas dire", "agressif, renfermé", "le moral", "",
+]
+free_texts = st.one_of(
+    st.sampled_from(FREE_TEXT),
+    st.text(max_size=60).filter(
+        lambda text: command_of(text, None) is None and not RECEIPT_CODE.match(text.strip())
+    ),
+)
+
+
+def asked(reply_messages: tuple[object, ...]) -> str | None:
+    return reply_messages[-1].question if reply_messages else None  # type: ignore[attr-defined]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(free_texts, min_size=12, max_size=12), st.sampled_from(["fr", "en"]))
+def test_free_text_never_traps_a_person(texts: list[str], locale: str) -> None:
+    """Over free-text answers, no question is asked more than twice in a row, and crisis
+    mode never asks the same question twice."""
+    reply = start(CONTEXT, locale)
+    state = reply.state
+    in_a_row: list[str | None] = [asked(reply.messages)]
+    crisis_questions: list[str] = []
+    for text in texts:
+        reply = handle(state, UserMessage(text), CONTEXT)
+        check_well_formed(reply.messages, reply.state)
+        question = asked(reply.messages)
+        in_a_row = [*in_a_row, question][-3:]
+        if question is not None and len(in_a_row) == 3:
+            assert len(set(in_a_row)) > 1, (texts, in_a_row)
+        if reply.state.crisis_active and question is not None:
+            assert question not in crisis_questions, (texts, question)
+            crisis_questions.append(question)
+        if not reply.state.crisis_active:
+            crisis_questions = []
+        for message in reply.messages:
+            if reply.state.crisis_active or state.crisis_active:
+                assert "Je n'ai pas compris" not in message.text  # type: ignore[attr-defined]
+                assert "I didn't understand" not in message.text  # type: ignore[attr-defined]
         state = reply.state

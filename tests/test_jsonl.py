@@ -61,12 +61,24 @@ def test_golden_transcript(name: str) -> None:
     assert rendered == expected_path.read_text(encoding="utf-8")
 
 
-def test_there_is_a_transcript_per_persona() -> None:
-    assert {"self", "relative", "colleague", "crisis"} <= set(TRANSCRIPTS)
+def test_there_is_a_transcript_per_persona_and_for_each_hard_case() -> None:
+    assert {
+        "self", "relative", "colleague", "crisis", "free_text", "intern", "other_department",
+        "retired", "relative_crisis",
+    } <= set(TRANSCRIPTS)
+
+
+def test_the_free_text_transcript_uses_no_option_id_nor_number() -> None:
+    lines = (GOLDEN / "free_text.in").read_text(encoding="utf-8").splitlines()
+    transcript = (GOLDEN / "free_text.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in transcript]
+    ids = {option["id"] for r in records if not r.get("done") for option in r["options"]}
+    for line in lines:
+        assert line not in ids and not line.strip().isdigit(), line
 
 
 def test_the_interface_numbers_turns_and_closes_each_one() -> None:
-    records = run_chat(["self", "", "liberal"])
+    records = run_chat(["self", "", "psychological"])
     turns = [r["turn"] for r in records if r.get("done")]
     assert turns == [0, 1, 2, 3]
     for record in records:
@@ -78,8 +90,9 @@ def test_the_interface_numbers_turns_and_closes_each_one() -> None:
     for record in records:
         if not record.get("done"):
             last_of_each_turn[record["turn"]] = record
-    assert last_of_each_turn[1]["question"] == "practice"
-    assert last_of_each_turn[3]["question"] == "age"
+    assert last_of_each_turn[1]["question"] == "needs"
+    assert last_of_each_turn[2]["question"] == "needs"
+    assert last_of_each_turn[3]["question"] == "practice"
 
 
 def test_multi_choice_by_ids_or_numbers() -> None:
@@ -90,7 +103,7 @@ def test_multi_choice_by_ids_or_numbers() -> None:
 
 def test_english_by_option() -> None:
     records = run_chat(["self"], "--locale", "en")
-    assert records[-2]["text"].startswith("How do you practise")
+    assert records[-2]["text"].startswith("What is weighing on you")
 
 
 def test_logs_never_reach_stdout_nor_carry_what_was_typed(tmp_path: Path) -> None:

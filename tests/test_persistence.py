@@ -145,6 +145,8 @@ async def test_killed_between_turns_it_resumes_and_sends_nothing_twice(
         answered = asked_before[:-1]
         assert not set(questions(second)) & set(answered) - {"menu"}, kill_after
         outbox = await count_outbox(places)
-        assert outbox.get("sealed", 0) == 1, (kill_after, outbox)
+        # The terminal chat reaches no commission: what the person writes for it is kept
+        # nowhere, crash or not.
+        assert outbox.get("sealed", 0) == 0, (kill_after, outbox)
         # One alert per level reached (1 when the case opens, 2 with "drinks more"), once.
         assert outbox.get("alert", 0) == 2, (kill_after, outbox)

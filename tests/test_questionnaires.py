@@ -17,20 +17,26 @@ from flows.questionnaires import (
     is_crisis_answer,
     load_questionnaires,
     next_item,
+    planned_items,
     results,
 )
+from tests.conftest import Chat
 
 INSTRUMENTS = ["phq9", "gad7", "auditc", "cbi"]
 # Highest possible score of every result, written out rather than derived from the data.
-MAXIMUM = {"phq2": 6, "phq9": 27, "gad2": 6, "gad7": 21, "auditc": 12, "cbi": 100}
+MAXIMUM = {"phq2": 6, "phq9": 27, "gad2": 6, "gad7": 21, "auditc": 12, "cbi1": 100, "cbi": 100}
 BANDS = {
     "phq2": {"negative", "positive"},
     "phq9": {"minimal", "mild", "moderate", "moderately_severe", "severe"},
     "gad2": {"negative", "positive"},
     "gad7": {"minimal", "mild", "moderate", "severe"},
     "auditc": {"negative", "positive"},
+    "cbi1": {"negative"},
     "cbi": {"low", "high"},
 }
+# The short form each instrument may stop at, and the fewest items a journey through it asks.
+SCREEN_RESULT = {"phq9": "phq2", "gad7": "gad2", "cbi": "cbi1"}
+SHORTEST = {"phq9": 3, "gad7": 2, "auditc": 1, "cbi": 1}
 FREQUENCY_LABELS = [
     (0, "Jamais", "Not at all"),
     (1, "Plusieurs jours", "Several days"),
@@ -134,21 +140,47 @@ def test_audit_c_explains_the_french_standard_drink() -> None:
     assert auditc.item(1).options[0].score == 0
 
 
-def test_cbi_shows_the_most_frequent_answer_first_and_reverses_item_4() -> None:
+CBI_FREQUENCY = [
+    ("Jamais ou presque jamais", "Never/almost never"),
+    ("Rarement", "Seldom"),
+    ("Parfois", "Sometimes"),
+    ("Souvent", "Often"),
+    ("Toujours", "Always"),
+]
+CBI_DEGREE = [
+    ("Très peu", "To a very low degree"),
+    ("Un peu", "To a low degree"),
+    ("Moyennement", "Somewhat"),
+    ("Beaucoup", "To a high degree"),
+    ("Énormément", "To a very high degree"),
+]
+
+
+def test_cbi_shows_the_least_frequent_answer_first_and_reverses_item_4() -> None:
     cbi = load_questionnaires()["cbi"]
     for number in (1, 2, 3):
-        shown = [(o.label["en"], o.score) for o in cbi.item(number).options]
-        assert shown == [("Always", 100), ("Often", 75), ("Sometimes", 50), ("Seldom", 25),
-                         ("Never/almost never", 0)]
-    reversed_item = [(o.label["en"], o.score) for o in cbi.item(4).options]
-    assert reversed_item == [("Always", 0), ("Often", 25), ("Sometimes", 50), ("Seldom", 75),
-                             ("Never/almost never", 100)]
+        shown = [(o.label["fr"], o.label["en"], o.score) for o in cbi.item(number).options]
+        assert shown == [(*labels, score) for labels, score in
+                         zip(CBI_FREQUENCY, (0, 25, 50, 75, 100), strict=True)]
+    # Item 4: the same labels in the same order, scored the other way round.
+    reversed_item = [(o.label["fr"], o.label["en"], o.score) for o in cbi.item(4).options]
+    assert reversed_item == [(*labels, score) for labels, score in
+                             zip(CBI_FREQUENCY, (100, 75, 50, 25, 0), strict=True)]
     assert "family and friends" in cbi.item(4).text["en"]
     for number in (5, 6, 7):
-        shown = [(o.label["en"], o.score) for o in cbi.item(number).options]
-        assert shown == [("To a very high degree", 100), ("To a high degree", 75),
-                         ("Somewhat", 50), ("To a low degree", 25),
-                         ("To a very low degree", 0)]
+        shown = [(o.label["fr"], o.label["en"], o.score) for o in cbi.item(number).options]
+        assert shown == [(*labels, score) for labels, score in
+                         zip(CBI_DEGREE, (0, 25, 50, 75, 100), strict=True)]
+
+
+@pytest.mark.parametrize("instrument", INSTRUMENTS)
+def test_every_item_except_cbi_item_4_lists_its_answers_lowest_score_first(
+    instrument: str
+) -> None:
+    for item in load_questionnaires()[instrument].items:
+        scores = [option.score for option in item.options]
+        reversed_item = (instrument, item.number) == ("cbi", 4)
+        assert scores == sorted(scores, reverse=reversed_item), (instrument, item.number)
 
 
 def test_only_phq9_item_9_is_a_crisis_item() -> None:
@@ -197,6 +229,9 @@ def test_phq9_bands(total: int, band: str, positive: bool) -> None:
 )
 def test_phq2_gate_at_3(first: int, second: int, positive: bool) -> None:
     answers = {1: first, 2: second}
+    # Item 9 follows the PHQ-2 whatever it gives.
+    assert next_item("phq9", answers) == 9
+    answers[9] = 0
     if positive:
         assert next_item("phq9", answers) == 3
         with pytest.raises(ValueError, match="item 3"):
@@ -207,18 +242,32 @@ def test_phq2_gate_at_3(first: int, second: int, positive: bool) -> None:
         assert result == questionnaires.Result("phq2", first + second, "negative", False)
 
 
-def test_a_negative_phq2_stops_after_item_2() -> None:
-    assert walk("phq9", {1: 1, 2: 1}) == [1, 2]
+def test_a_negative_phq2_stops_after_item_9() -> None:
+    assert walk("phq9", {1: 1, 2: 1}) == [1, 2, 9]
 
 
-def test_a_positive_phq2_goes_on_to_item_9() -> None:
-    assert walk("phq9", {1: 2, 2: 1}) == list(range(1, 10))
+def test_a_positive_phq2_asks_item_9_then_items_3_to_8() -> None:
+    assert walk("phq9", {1: 2, 2: 1}) == [1, 2, 9, 3, 4, 5, 6, 7, 8]
 
 
 def test_the_phq2_is_asked_before_anything_else() -> None:
     assert next_item("phq9", {}) == 1
     assert next_item("phq9", {1: 3}) == 2
     assert next_item("phq9", {2: 3}) == 1
+    assert next_item("phq9", {9: 0}) == 1
+    assert next_item("phq9", {1: 0, 9: 0}) == 2
+
+
+def test_a_negative_phq2_has_no_result_while_item_9_is_owed() -> None:
+    assert next_item("phq9", {1: 1, 2: 1}) == 9
+    with pytest.raises(ValueError, match="item 9"):
+        results("phq9", {1: 1, 2: 1}, None)
+
+
+def test_the_phq2_result_does_not_count_item_9() -> None:
+    assert results("phq9", {1: 1, 2: 1, 9: 0}, None) == questionnaires.Result(
+        "phq2", 2, "negative", False
+    )
 
 
 # -- the crisis item ---------------------------------------------------------------------------
@@ -241,9 +290,21 @@ def test_no_gad7_audit_or_cbi_answer_is_a_crisis_answer() -> None:
                 assert not is_crisis_answer(instrument, item.number, option.score)
 
 
-def test_the_crisis_item_is_the_last_one_asked() -> None:
-    # The crisis path opens on the answer itself; being last, nothing is skipped to reach it.
-    assert walk("phq9", dict.fromkeys(range(1, 10), 3))[-1] == 9
+@pytest.mark.parametrize(("first", "second"), [(0, 0), (1, 1), (2, 0), (2, 1), (3, 3)])
+def test_the_crisis_item_is_asked_third_whatever_the_phq2(first: int, second: int) -> None:
+    # The crisis path opens on the answer itself; asked right after the PHQ-2, item 9 is
+    # never left unasked by a low PHQ-2.
+    for score in range(4):
+        asked = walk("phq9", {1: first, 2: second, 9: score})
+        assert asked[:3] == [1, 2, 9]
+        assert asked.count(9) == 1
+
+
+@pytest.mark.parametrize("score", [1, 2, 3])
+def test_item_9_is_a_crisis_answer_after_a_negative_phq2(score: int) -> None:
+    answers = {1: 0, 2: 0}
+    assert next_item("phq9", answers) == 9
+    assert is_crisis_answer("phq9", 9, score)
 
 
 # -- GAD-2 then GAD-7 --------------------------------------------------------------------------
@@ -325,8 +386,39 @@ def test_anyone_who_drinks_is_asked_all_three_questions() -> None:
 
 def test_cbi_mean_of_50_is_high() -> None:
     answers = dict.fromkeys(range(1, 8), 50)
-    assert walk("cbi", answers) == list(range(1, 8))
+    assert walk("cbi", answers) == [6, 1, 2, 3, 4, 5, 7]
     assert results("cbi", answers, None) == questionnaires.Result("cbi", 50.0, "high", True)
+
+
+def test_the_cbi_starts_with_item_6() -> None:
+    assert next_item("cbi", {}) == 6
+    assert next_item("cbi", {1: 100}) == 6
+
+
+@pytest.mark.parametrize("score", [0, 25])
+def test_cbi_item_6_below_50_stops_with_a_negative_screen(score: int) -> None:
+    assert walk("cbi", {6: score}) == [6]
+    assert next_item("cbi", {6: score}) is None
+    assert results("cbi", {6: score}, None) == questionnaires.Result(
+        "cbi1", score, "negative", False
+    )
+
+
+@pytest.mark.parametrize("score", [50, 75, 100])
+def test_cbi_item_6_from_50_asks_the_six_others(score: int) -> None:
+    assert walk("cbi", {6: score}) == [6, 1, 2, 3, 4, 5, 7]
+    assert next_item("cbi", {6: score}) == 1
+    with pytest.raises(ValueError, match="item 1"):
+        results("cbi", {6: score}, None)
+
+
+def test_a_positive_cbi_screen_scores_the_mean_of_all_seven_items() -> None:
+    # Item 6 counts in the mean like the others: 100 + six 25s = 250 / 7.
+    answers = {**dict.fromkeys(range(1, 8), 25), 6: 100}
+    result = results("cbi", answers, None)
+    assert result.instrument == "cbi"
+    assert result.score == pytest.approx(250 / 7)
+    assert (result.band, result.positive) == ("low", False)
 
 
 def test_cbi_just_below_50_is_low() -> None:
@@ -357,6 +449,94 @@ def test_cbi_threshold_is_inclusive_at_50(mean: float, band: str) -> None:
     assert (result.band, result.positive) == (band, band == "high")
 
 
+# -- the length a person is promised ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers", "planned"),
+    [
+        ("phq9", {}, 3),
+        ("phq9", {1: 0}, 3),
+        ("phq9", {1: 1, 2: 1}, 3),
+        ("phq9", {1: 1, 2: 1, 9: 2}, 3),
+        ("phq9", {1: 3}, 9),
+        ("phq9", {1: 2, 2: 1}, 9),
+        ("phq9", {1: 0, 2: 3, 9: 0}, 9),
+        ("phq9", dict.fromkeys(range(1, 10), 1), 9),
+        ("gad7", {}, 2),
+        ("gad7", {1: 1, 2: 1}, 2),
+        ("gad7", {1: 2, 2: 1}, 7),
+        ("auditc", {}, 1),
+        ("auditc", {1: 0}, 1),
+        ("auditc", {1: 1}, 3),
+        ("auditc", {1: 4}, 3),
+        ("cbi", {}, 1),
+        ("cbi", {6: 25}, 1),
+        ("cbi", {6: 50}, 7),
+        ("cbi", {6: 100}, 7),
+    ],
+)
+def test_planned_items_counts_the_shortest_journey_left(
+    instrument: str, answers: dict[int, int], planned: int
+) -> None:
+    assert planned_items(instrument, answers) == planned
+
+
+def test_planned_items_does_not_change_the_answers_given() -> None:
+    answers = {1: 2, 2: 1}
+    planned_items("phq9", answers)
+    assert answers == {1: 2, 2: 1}
+
+
+# -- in the conversation -----------------------------------------------------------------------
+
+
+def at_the_phq2() -> Chat:
+    chat = Chat()
+    chat.answer_all(["self", "1", "1", "83"])
+    assert chat.step == "phq2.1"
+    return chat
+
+
+def test_the_conversation_asks_the_phq2_then_item_9_then_the_gad2() -> None:
+    chat = at_the_phq2()
+    chat.say("0")
+    assert chat.step == "phq2.2"
+    chat.say("0")
+    assert chat.step == "phq9.9"
+    chat.say("0")
+    assert chat.step == "gad2.1"
+    assert chat.state.scores("phq9") == {1: 0, 2: 0, 9: 0}
+    assert not chat.state.crisis
+
+
+def test_the_first_item_announces_the_shortest_length() -> None:
+    chat = at_the_phq2()
+    # PHQ-2 + item 9, GAD-2, AUDIT-C item 1, CBI item 6.
+    assert "question 1 sur 7" in chat.text()
+
+
+def test_item_9_after_a_negative_phq2_opens_the_crisis_path() -> None:
+    chat = at_the_phq2()
+    chat.answer_all(["0", "0", "1"])
+    assert chat.state.crisis
+    assert chat.step == "rud.plan"
+
+
+def test_cbi_item_6_is_asked_after_the_audit_c_unless_retired() -> None:
+    chat = at_the_phq2()
+    chat.answer_all(["0", "0", "0", "0", "0", "0"])
+    assert chat.step == "cbi1.6"
+    chat.say("1")  # "Très peu": the screen is negative, the CBI stops there
+    assert chat.state.scores("cbi") == {6: 0}
+    assert chat.step != "cbi.1"
+
+    retired = Chat()
+    retired.answer_all(["self", "1", "retired", "83", "0", "0", "0", "0", "0", "0"])
+    assert not (retired.step or "").startswith(("cbi", "cbi1"))
+    assert retired.state.scores("cbi") == {}
+
+
 # -- wrong input -------------------------------------------------------------------------------
 
 
@@ -367,6 +547,8 @@ def test_an_unknown_instrument_is_refused() -> None:
         results("mbi", {}, None)
     with pytest.raises(ValueError):
         is_crisis_answer("mbi", 1, 1)
+    with pytest.raises(ValueError):
+        planned_items("mbi", {})
 
 
 def test_answers_that_no_option_gives_are_refused() -> None:
@@ -376,6 +558,8 @@ def test_answers_that_no_option_gives_are_refused() -> None:
         results("phq9", dict.fromkeys(range(1, 11), 0), None)
     with pytest.raises(ValueError, match="item 3"):
         results("cbi", {3: 30}, None)
+    with pytest.raises(ValueError, match="item 9"):
+        planned_items("phq9", {9: 4})
 
 
 def test_an_unfinished_questionnaire_has_no_result() -> None:
@@ -383,6 +567,8 @@ def test_an_unfinished_questionnaire_has_no_result() -> None:
         results("cbi", dict.fromkeys(range(1, 5), 50), None)
     with pytest.raises(ValueError, match="item 2"):
         results("auditc", {1: 2}, None)
+    with pytest.raises(ValueError, match="item 2"):
+        results("cbi", {6: 50, 1: 50}, None)
 
 
 # -- bad data is refused with the file and the item named ---------------------------------------
@@ -466,7 +652,26 @@ def test_any_journey_ends_with_a_result_in_range(instrument: str, data: st.DataO
     result = results(instrument, answers, sex)
     assert result.band in BANDS[result.instrument]
     assert 0 <= result.score <= MAXIMUM[result.instrument]
-    assert result.instrument in (instrument, {"phq9": "phq2", "gad7": "gad2"}.get(instrument))
+    assert result.instrument in (instrument, SCREEN_RESULT.get(instrument))
+    if instrument == "phq9":
+        # Whatever the answers, the question about thoughts of death has been asked.
+        assert 9 in answers
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.sampled_from(INSTRUMENTS), st.data())
+def test_planned_items_is_a_promise_kept(instrument: str, data: st.DataObject) -> None:
+    """Never more than promised at the start once the lowest answers are given, never fewer
+    than the items already asked, and exact once finished."""
+    questionnaire = load_questionnaires()[instrument]
+    assert planned_items(instrument, {}) == SHORTEST[instrument]
+    answers: dict[int, int] = {}
+    while (number := next_item(instrument, answers)) is not None:
+        assert planned_items(instrument, answers) > len(answers)
+        scores = [o.score for o in questionnaire.item(number).options]
+        answers[number] = data.draw(st.sampled_from(scores))
+    assert planned_items(instrument, answers) == len(answers)
+    assert len(answers) >= SHORTEST[instrument]
 
 
 @settings(deadline=None, max_examples=300)

@@ -18,6 +18,15 @@ CODE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
 CHEAP = ReceiptPolicy(hash_cost=Argon2Cost(time_cost=1, memory_cost_kib=8, parallelism=1))
 
 
+async def open_store(folder: Path) -> Store:
+    return await Store.open(
+        f"sqlite+aiosqlite:///{folder / 'entraide.sqlite3'}",
+        ServerSecrets.generate(CommissionPrivateKey.generate().public()),
+        case_keys_file=folder / "case-keys.sqlite3",
+        receipts=CHEAP,
+    )
+
+
 def test_the_first_message_for_the_commission_asks_for_a_receipt_once() -> None:
     chat = Chat(commission_connected=True)
     chat.answer_all(["relative", "1", "weeks", "skip", "yes"])
@@ -47,16 +56,11 @@ def test_a_typed_code_is_checked_and_the_replies_are_read() -> None:
     checked = handle(chat.state, ReceiptChecked(True, replies=("Nous vous appelons.",)), context())
     texts = [m.text for m in checked.messages]
     assert any("Nous vous appelons." in t for t in texts)
-    assert checked.messages[-1].question == "practice"
+    assert checked.messages[-1].question == "needs"
 
 
 async def test_coming_back_on_another_channel_with_the_code(tmp_path: Path) -> None:
-    store = await Store.open(
-        f"sqlite+aiosqlite:///{tmp_path / 'entraide.sqlite3'}",
-        ServerSecrets.generate(CommissionPrivateKey.generate().public()),
-        case_keys_file=tmp_path / "case-keys.sqlite3",
-        receipts=CHEAP,
-    )
+    store = await open_store(tmp_path)
     try:
         def channel(name: str) -> Conversations:
             return Conversations(
@@ -90,5 +94,32 @@ async def test_coming_back_on_another_channel_with_the_code(tmp_path: Path) -> N
         for _ in range(5):
             said = await telegram.receive("123456", "AAAA-BBBB-CCCC-0000")
         assert any("Trop d'essais" in m.text for m in said)
+    finally:
+        await store.close()
+
+
+async def test_a_turn_replayed_after_a_crash_seals_and_books_once(tmp_path: Path) -> None:
+    """The same message for the commission (same sequence) and the same booking, carried
+    out twice as after a crash between saving and answering, leave one record each; a
+    cancelled slot is free again."""
+    store = await open_store(tmp_path)
+    try:
+        keeper = StoreKeeper(store)
+        pseudonym = keeper.pseudonym("matrix", "@someone:example.org")
+        await keeper.save_state(pseudonym, {"step": "message"})
+        for _ in range(2):
+            await keeper.seal_for_commission(pseudonym, "message", "Mes mots.", 1)
+            assert await keeper.book_slot(pseudonym, "2026-11-24T10:00", "phone")
+        conversation = await store.load_conversation(pseudonym)
+        assert conversation is not None
+        assert len(await store.sealed_messages(conversation.case_id)) == 1
+        kinds = [item.kind for item in await store.pending_outbox()]
+        assert kinds.count("sealed") == 1 and kinds.count("booking") == 1
+        booking = next(i for i in await store.pending_outbox() if i.kind == "booking")
+        assert booking.payload == {"slot": "2026-11-24T10:00", "modality": "phone"}
+        await keeper.cancel_booking(pseudonym, "2026-11-24T10:00")
+        assert "2026-11-24T10:00" not in await keeper.taken_slots()
+        cancelled = [i.payload for i in await store.pending_outbox() if i.kind == "booking"]
+        assert {"slot": "2026-11-24T10:00", "cancelled": True} in cancelled
     finally:
         await store.close()

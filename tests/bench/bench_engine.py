@@ -1,4 +1,8 @@
-"""Engine speed without NLU: turns per second and per-turn latency (p50/p95).
+"""Engine speed without NLU, and the length of each golden journey.
+
+For every golden transcript (tests/golden/*.in): how many messages the person sends before
+the bot gives its routes (or, in a crisis, the emergency numbers), and how many in all. Then
+turns per second and per-turn latency (p50/p95) over all of them, replayed many times.
 
 Run with ``make bench``. A benchmark, not a test: it prints numbers and asserts nothing.
 """
@@ -8,30 +12,50 @@ from __future__ import annotations
 import statistics
 import time
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flows.engine import UserMessage, handle, start
 from flows.resources import Context, Resources
+from flows.state import ConversationState
 
-JOURNEYS = {
-    "self": ["self", "liberal", "50_60", "skip", "83", "psychological, financial", "oui", "1",
-             "2", "2", "2", "1", "1", "1", "0", "0", "0", "1", "2", "1", "1", "75", "75", "50",
-             "50", "75", "50", "75", "yes", "Je suis à bout.", "passer", "1", "aide"],
-    "relative": ["relative", "1,6,7", "days", "Var", "oui", "Mon mari ne dort plus.", "passer",
-                 "none", "english"],
-    "crisis": ["je voudrais m'endormir et ne plus me réveiller", "oui", "today", "yes",
-               "passer", "self", "banane", "", "effacer", "oui"],
-}
-ROUNDS = 300
+GOLDEN = Path(__file__).parent.parent / "golden"
+ROUNDS = 200
+
+
+def journeys() -> dict[str, list[str]]:
+    return {
+        path.stem: path.read_text(encoding="utf-8").splitlines()
+        for path in sorted(GOLDEN.glob("*.in"))
+    }
+
+
+def messages_to(inputs: list[str], context: Context) -> tuple[int | None, int | None]:
+    """(messages until the routes, messages until the first crisis numbers), None if never."""
+    state: ConversationState = start(context).state
+    to_routes = to_crisis = None
+    for count, text in enumerate(inputs, start=1):
+        reply = handle(state, UserMessage(text), context)
+        state = reply.state
+        if to_crisis is None and any(message.crisis for message in reply.messages):
+            to_crisis = count
+        if to_routes is None and "routes" in state.shown:
+            to_routes = count
+    return to_routes, to_crisis
 
 
 def main() -> None:
     now = datetime(2026, 11, 22, 9, tzinfo=ZoneInfo("Europe/Paris"))
     context = Context(Resources.load(), "terminal", now)
+    print("golden journeys: messages the person sends (to routes / to crisis numbers / in all)")
+    for name, inputs in journeys().items():
+        to_routes, to_crisis = messages_to(inputs, context)
+        print(f"  {name:<22} {to_routes if to_routes else '-':>3} / "
+              f"{to_crisis if to_crisis else '-':>3} / {len(inputs):>3}")
     latencies: list[float] = []
     began = time.perf_counter()
     for _ in range(ROUNDS):
-        for inputs in JOURNEYS.values():
+        for inputs in journeys().values():
             state = start(context).state
             for text in inputs:
                 t0 = time.perf_counter()

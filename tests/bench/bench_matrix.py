@@ -55,7 +55,7 @@ RESULTS = CHECKOUT / "bench-results" / "matrix.json"
 
 # Persona, practice, age, sex, department, needs, no questionnaire, then help, a word the
 # alert question does not expect, and thanks: every input gets at least one reply.
-SCRIPT = ["1", "liberal", "skip", "skip", "skip", "financial", "no", "aide", "contacts", "merci"]
+SCRIPT = ["1", "financial", "liberal", "skip", "passer", "jamais", "non", "aide", "1", "merci"]
 PEOPLE = 50
 AIM = 1.5
 # Synapse hashes every password (registration and login) with bcrypt on a thread pool; more

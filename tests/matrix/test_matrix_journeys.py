@@ -14,7 +14,7 @@ from tests.matrix.conftest import Deployment, drain, files_containing
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-TO_ROUTES = ["1", "liberal", "skip", "skip", "skip", "financial", "no"]
+TO_ROUTES = ["1", "financial", "liberal", "skip", "passer", "jamais"]
 
 
 async def say(person: MatrixPerson, room_id: str, text: str) -> list[str]:
@@ -91,19 +91,19 @@ async def test_the_bot_restarted_mid_conversation_resumes_and_answers_each_event
 ) -> None:
     person, room_id = await deployment.person()
     await person.messages_until_quiet()
-    assert any("exercice" in reply for reply in await say(person, room_id, "1"))
+    assert any("vous pèse" in reply for reply in await say(person, room_id, "1"))
     await deployment.stop_bot()
     # Written while the bot is down: answered after the restart, exactly once.
-    await person.send(room_id, "liberal")
+    await person.send(room_id, "le moral")
     await deployment.start_bot()
     replies = await person.messages_until_quiet(quiet=3)
-    assert [reply.body for reply in replies if "tranche d'âge" in reply.body] != []
+    assert [reply.body for reply in replies if "mode d'exercice" in reply.body] != []
     assert len(replies) == 1, [reply.body[:40] for reply in replies]
     await deployment.stop_bot()
     await deployment.start_bot()
     with pytest.raises(TimeoutError):
         await person.next_message(timeout=3)
-    assert any("Vous êtes" in reply for reply in await say(person, room_id, "skip"))
+    assert any("département" in reply for reply in await say(person, room_id, "skip"))
 
 
 async def test_a_level_3_message_alerts_the_staff_room_within_two_seconds(

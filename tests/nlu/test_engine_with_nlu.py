@@ -96,9 +96,10 @@ async def test_a_free_text_opening_about_oneself_starts_the_self_journey(
 ) -> None:
     text, need = TOPIC_OPENINGS[intent]
     messages, state = await open_with(understanding, text)
-    assert messages[-1].question == "practice", intent
+    # What weighs on them is not asked again: the journey goes on with the practice.
+    assert messages[-1].question in ("practice", "department"), intent
     assert state["persona"] == "self"
-    assert need in state["choices"]["needs_hint"]
+    assert need in state["choices"]["needs"]
 
 
 @pytest.mark.parametrize("intent", sorted(PERSONA_OPENINGS))
@@ -131,7 +132,7 @@ async def test_with_the_service_stopped_mid_conversation_crises_are_still_caught
         chat.nlu_deadline = 1.0
         client.timeout_s = 0.8
         messages = await chat.receive("person", "liberal")
-        assert messages[-1].question == "age"
+        assert messages[-1].question == "department"
         for text in ["je voudrais m'endormir et ne plus me réveiller", "jveux en finir"]:
             messages = await chat.receive("person", text)
             assert messages[0].crisis
@@ -195,7 +196,7 @@ async def test_free_text_openings_of_every_intent_are_routed(
             messages, state = await open_with(understanding, text)
             outcome = {
                 "persona_self": state["persona"] == "self"
-                and expected in state["choices"].get("needs_hint", ()),
+                and expected in state["choices"].get("needs", ()),
                 "persona": state["persona"] == expected,
                 "question": messages[-1].question == expected and (
                     expected != "persona" or state["persona"] is None

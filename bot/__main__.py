@@ -37,6 +37,9 @@ from storage import (
 )
 
 log = logging.getLogger("bot")
+# Libraries that log what no log line may hold, whatever LOG_LEVEL says: request URLs (Rasa
+# takes its token in the query string), SQL statements with their parameters (pseudonyms).
+QUIET_LIBRARIES = ("httpx", "httpcore", "aiosqlite", "sqlalchemy", "asyncpg")
 
 
 def _understanding(settings: Settings, local: NluService | None) -> Understanding | None:
@@ -72,8 +75,19 @@ async def _open_store(storage: StorageSettings, with_demo_keys: bool) -> Store |
     try:
         return await open_store(storage)
     except StorageError as error:
-        sys.stderr.write(f"The store cannot open: {error}. Run `make run` once, or "
-                         "`python -m bot keys init`.\n")
+        if with_demo_keys:
+            # The demo's keys and data no longer belong together: say how to start afresh.
+            sys.stderr.write(
+                f"The store cannot open: {error}. The demo keeps its keys in "
+                f"{storage.secrets_file.parent} and its data in {storage.data_dir}: delete "
+                "both folders to start afresh (the demo's conversations are lost).\n"
+            )
+        else:
+            sys.stderr.write(
+                f"The store cannot open: {error}. Check DATA_DIR and SECRETS_FILE: the data "
+                "and the secrets must come from the same installation (`python -m bot keys "
+                "init` makes new secrets for a new, empty store).\n"
+            )
         return None
 
 
@@ -223,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     # Logs go to stderr only: stdout belongs to the conversation.
     logging.basicConfig(stream=sys.stderr, level=settings.log_level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
     if args.command == "health":
         return asyncio.run(_health(settings))
     if args.command in ("chat", "run"):

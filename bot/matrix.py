@@ -36,6 +36,7 @@ from nio import (
     MegolmEvent,
     RoomEncryptedMedia,
     RoomMemberEvent,
+    RoomMessage,
     RoomMessageEmote,
     RoomMessageMedia,
     RoomMessageText,
@@ -188,6 +189,8 @@ class MatrixChannel:
                     await self._handle(work.room_id, work.event)
             except Exception as error:  # a bad event must not stop the room's worker
                 log.error("event=matrix_event_failed error=%s", type(error).__name__)
+                if work.event is not None:
+                    await self._answer_anyway(work.room_id, work.event)
             finally:
                 if work.batch is not None:
                     work.batch.remaining -= 1
@@ -257,6 +260,15 @@ class MatrixChannel:
                 self.ledger.mark_handled(event_id)
                 return
             event = decrypted
+        if isinstance(event, RoomMessage) and not getattr(event, "decrypted", False):
+            # A clear message in an encrypted room can only come from the homeserver (or
+            # whoever holds its database), never from the person's device: it must not
+            # erase a case or write to the commission in their name. (State events are
+            # clear by design and pass over in silence below.)
+            log.warning("event=matrix_clear_event_refused")
+            self.ledger.mark_handled(event_id)
+            await self._explain_encryption(room.room_id)
+            return
         await self._answer(room, event_id, event)
 
     async def _answer(self, room: MatrixRoom, event_id: str, event: NioEvent) -> None:
@@ -279,6 +291,21 @@ class MatrixChannel:
         log.info("event=matrix_refused kind=%s", reason)
         self.ledger.mark_handled(event_id)
         await self._send_text(room.room_id, self.texts.get(self.locale, f"matrix.{reason}"))
+
+    async def _answer_anyway(self, room_id: str, event: NioEvent) -> None:
+        """Something failed while handling a person's message: they still get an answer
+        (the crisis answer when their words are one), and the event is marked, so that it
+        is neither lost in silence nor answered twice after a restart."""
+        event_id = getattr(event, "event_id", None)
+        if room_id == self.staff_room_id or not isinstance(event_id, str):
+            return
+        body = getattr(event, "body", "")
+        try:
+            messages = self.conversations.unavailable(body if isinstance(body, str) else "")
+            await self._send_messages(room_id, messages)
+            self.ledger.mark_handled(event_id)
+        except Exception as error:  # the homeserver itself is failing: the log says so
+            log.error("event=matrix_answer_failed error=%s", type(error).__name__)
 
     async def _decrypt(self, event: MegolmEvent) -> NioEvent | None:
         """The decrypted event, the event itself if its key never came, None for a replay."""

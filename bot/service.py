@@ -27,6 +27,7 @@ from flows.engine import (
     handle,
     resume,
     start,
+    unavailable,
 )
 from flows.messages import (
     BotMessage,
@@ -115,8 +116,37 @@ class Conversations:
             commission_connected=self.commission_connected,
         )
 
+    def _bare_context(self) -> Context:
+        """The engine's context without asking storage anything."""
+        return Context(resources=self.resources, channel=self.channel, now=self.clock())
+
+    def _unavailable(self, error: Exception, text: str) -> list[BotMessage]:
+        log.error("event=turn_failed error=%s", type(error).__name__)
+        return self.unavailable(text)
+
+    def unavailable(self, text: str) -> list[BotMessage]:
+        """Whatever failed (the store, the NLU, a channel, a bug), the person gets an
+        answer, and a cry for help gets the crisis answer: the engine alone gives both."""
+        text = clean(text[:MAX_INPUT_CHARS])
+        return list(unavailable(self._bare_context(), text, self.locale).messages)
+
     async def welcome(self, identity: str) -> list[BotMessage]:
         """The first words of a session: the welcome, or where a kept conversation was."""
+        try:
+            return await self._welcome(identity)
+        except Exception as error:  # whatever failed: see _unavailable
+            return self._unavailable(error, "")
+
+    async def receive(
+        self, identity: str, text: str, *, numbers_are_positions: bool = False
+    ) -> list[BotMessage]:
+        text = clean(text[:MAX_INPUT_CHARS])
+        try:
+            return await self._receive(identity, text, numbers_are_positions)
+        except Exception as error:  # whatever failed: see _unavailable
+            return self._unavailable(error, text)
+
+    async def _welcome(self, identity: str) -> list[BotMessage]:
         pseudonym = self.keeper.pseudonym(self.channel, identity)
         async with self._lock(pseudonym):
             saved = await self.keeper.load_state(pseudonym)
@@ -127,12 +157,11 @@ class Conversations:
                 reply = resume(ConversationState.from_dict(saved), context)
             return await self._finish(pseudonym, reply)
 
-    async def receive(
-        self, identity: str, text: str, *, numbers_are_positions: bool = False
+    async def _receive(
+        self, identity: str, text: str, numbers_are_positions: bool
     ) -> list[BotMessage]:
         pseudonym = self.keeper.pseudonym(self.channel, identity)
-        text = text[:MAX_INPUT_CHARS]
-        urgent = detect_crisis(clean(text)) is not None
+        urgent = detect_crisis(text) is not None
         if not urgent:
             await self._pace(pseudonym)
         async with self._lock(pseudonym):

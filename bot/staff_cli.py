@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flows.textnorm import clean
 from storage import (
     CommissionPrivateKey,
     DecryptionError,
@@ -65,9 +66,13 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     _case_key_options(export)
     export.add_argument("--out", type=Path, required=True, help="fichier à créer")
     export.set_defaults(func=staff_export)
-    reply = staff_sub.add_parser("reply", help="répond à la personne, qui le lira dans le chat")
+    reply = staff_sub.add_parser(
+        "reply", help="répond à la personne, qui le lira dans le chat ; le texte est lu sur "
+        "l'entrée standard (terminez par Ctrl-D)"
+    )
     reply.add_argument("case", help="numéro de dossier")
-    reply.add_argument("text", help="texte de la réponse")
+    # The text comes on standard input, never on the command line: argv shows in `ps` and
+    # stays in the shell's history.
     reply.set_defaults(func=staff_reply)
 
     purge_ = subparsers.add_parser("purge", help="efface les dossiers dont la durée est échue")
@@ -219,6 +224,12 @@ async def _case_document(
     }
 
 
+def _shown(value: object) -> str:
+    """What a person wrote, safe for a terminal: no escape sequence may clear, retitle or
+    rewrite the commission member's screen."""
+    return clean(str(value))
+
+
 def _print_case(document: dict[str, Any]) -> None:
     level, persona = document["level"] or "-", document["persona"] or "-"
     categories = ", ".join(document["categories"]) or "-"
@@ -233,13 +244,13 @@ def _print_case(document: dict[str, Any]) -> None:
         if content is None:
             print(f"[illisible sans la clé {message['key_id']} : ajoutez-la avec --key]")
         elif isinstance(content, str):
-            print(content)
+            print(_shown(content))
         else:
             print(json.dumps(content, ensure_ascii=False, indent=2))
     print(f"\nRéponses de la commission ({len(document['replies'])})")
     for reply in document["replies"]:
         print(f"--- {reply['created_at']}")
-        print(reply["text"])
+        print(_shown(reply["text"]))
 
 
 async def _with_store(action: Callable[[Store], Any]) -> Any:
@@ -287,8 +298,14 @@ def staff_export(args: argparse.Namespace) -> int:
 
 
 def staff_reply(args: argparse.Namespace) -> int:
+    if sys.stdin.isatty():
+        print("Écrivez la réponse, puis Ctrl-D sur une ligne vide :", file=sys.stderr)
+    text = clean(sys.stdin.read())
+    if not text:
+        return _fail("réponse vide : rien n'est enregistré")
+
     async def reply(store: Store) -> None:
-        await store.append_reply(args.case, args.text)
+        await store.append_reply(args.case, text)
         await store.record_event("staff.reply", case_id=args.case)
 
     try:

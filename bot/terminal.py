@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import sys
 import threading
@@ -75,5 +76,9 @@ async def run_interactive(conversations: Conversations, stdin: TextIO, stdout: T
 
 
 async def run(conversations: Conversations, jsonl: bool) -> None:
+    # Bytes that are not UTF-8 become replacement characters: with a strict locale one bad
+    # byte would otherwise kill the reader and leave the person without an answer.
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
     runner = run_jsonl if jsonl else run_interactive
     await runner(conversations, sys.stdin, sys.stdout)

@@ -102,6 +102,19 @@ def handle(state: ConversationState, event: Event, context: Context) -> Reply:
     return _reply(turn)
 
 
+def unavailable(context: Context, text: str, locale: str = DEFAULT_LOCALE) -> Reply:
+    """What a person gets when the bot cannot reach what it keeps (a broken store, a
+    failing service): the crisis answer when the text is one, otherwise an apology with the
+    emergency numbers. It needs nothing but the engine's own data, and changes nothing."""
+    turn = journey.Turn(ConversationState(locale=locale), context)
+    signal = detect_crisis(clean(text)) if text else None
+    if signal is not None:
+        turn.open_crisis(about_other=signal.about_other)
+    else:
+        turn.say_contacts(turn.t("input.unavailable"), turn.crisis_routes(), crisis=True)
+    return Reply(tuple(turn.messages), turn.initial)
+
+
 def _reply(turn: journey.Turn) -> Reply:
     effects = list(turn.effects)
     if not turn.erased:
@@ -564,5 +577,5 @@ def _opening(turn: journey.Turn, text: str, interpretation: Interpretation | Non
 
 __all__ = [
     "BotMessage", "Event", "ReceiptChecked", "ReceiptIssued", "Reply", "SlotUnavailable",
-    "UserMessage", "handle", "resume", "start",
+    "UserMessage", "handle", "resume", "start", "unavailable",
 ]

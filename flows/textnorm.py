@@ -48,6 +48,9 @@ def _clean_table() -> dict[int, str | None]:
     # Tabs are spaces; newlines stay (line endings are made "\n" before); line and paragraph
     # separators are newlines.
     table.update({0x09: " ", 0x0A: "\n", 0x2028: "\n", 0x2029: "\n"})
+    # A lone surrogate cannot be encoded, stored or sent: it becomes the replacement
+    # character, never an error.
+    table.update(dict.fromkeys(range(0xD800, 0xE000), "\ufffd"))
     return table
 
 

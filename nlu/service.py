@@ -42,9 +42,14 @@ def free_port() -> int:
         return port
 
 
+# What the Rasa process may see of the bot's environment: enough to run, nothing of the
+# bot's secrets (Matrix password, tokens, database URL).
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ")
+
+
 def service_env() -> dict[str, str]:
     return {
-        **os.environ,
+        **{name: os.environ[name] for name in PASSED_THROUGH if name in os.environ},
         "RASA_TELEMETRY_ENABLED": "false",
         "RASA_CACHE_DIRECTORY": str(REPO / ".venv-nlu" / "rasa-cache"),
         "TF_CPP_MIN_LOG_LEVEL": "2",

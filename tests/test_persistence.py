@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,62 @@ async def test_killed_between_turns_it_resumes_and_sends_nothing_twice(
         assert outbox.get("sealed", 0) == 0, (kill_after, outbox)
         # One alert per level reached (1 when the case opens, 2 with "drinks more"), once.
         assert outbox.get("alert", 0) == 2, (kill_after, outbox)
+
+
+async def test_a_flipped_bit_in_the_kept_state_still_gets_the_crisis_answer(
+    places: dict[str, Path],
+) -> None:
+    env = {
+        **os.environ, "DATA_DIR": str(places["data"]),
+        "SECRETS_FILE": str(places["secrets"] / "server.json"), "NLU_URL": "",
+    }
+    run_chat(env, ["relative", "1"])
+    database = places["data"] / "entraide.sqlite3"
+    with sqlite3.connect(database) as db:
+        (blob,) = db.execute("SELECT state FROM conversations").fetchone()
+        flipped = bytes([blob[0], blob[1], blob[2] ^ 0x01, *blob[3:]])
+        db.execute("UPDATE conversations SET state = ?", (flipped,))
+    records = run_chat(env, ["je veux mourir, je vais me tuer ce soir", "bonjour"])
+    answers = [r for r in records if r["turn"] == 1 and not r.get("done")]
+    assert answers and answers[0]["crisis"] is True
+    assert "3114" in str(answers[0]["text"]) and "15" in str(answers[0]["text"])
+    later = [r for r in records if r["turn"] == 2 and not r.get("done")]
+    assert later and "3114" in str(later[0]["text"])
+
+
+def test_a_byte_that_is_not_utf8_on_stdin_is_replaced_not_fatal(tmp_path: Path) -> None:
+    # A strict UTF-8 decoder on stdin, as some locales give: one bad byte used to kill the
+    # reader and leave the bot waiting for ever.
+    env = {
+        **os.environ, "PYTHONIOENCODING": "utf-8:strict",
+        "DATA_DIR": str(tmp_path / "var"), "SECRETS_FILE": str(tmp_path / "s" / "server.json"),
+        "NLU_URL": "",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--jsonl", "--demo-keys"],
+        input=b"\xff\xfe pour moi\nje veux mourir\n", capture_output=True, cwd=ROOT, env=env,
+        timeout=60, check=True,
+    )
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [r["turn"] for r in records if r.get("done")] == [0, 1, 2]
+    assert any(r.get("crisis") for r in records if r["turn"] == 2)
+
+
+def test_when_the_demos_keys_and_data_part_the_message_says_which_folders_to_delete(
+    places: dict[str, Path],
+) -> None:
+    env = {
+        **os.environ, "DATA_DIR": str(places["data"]),
+        "SECRETS_FILE": str(places["secrets"] / "server.json"), "NLU_URL": "",
+    }
+    run_chat(env, ["relative"])
+    for path in places["secrets"].iterdir():
+        path.unlink()
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--jsonl", "--demo-keys"],
+        input="bonjour\n", capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+    )
+    assert completed.returncode == 2
+    assert "make run" not in completed.stderr  # the command that just failed is no way out
+    assert str(places["data"]) in completed.stderr and str(places["secrets"]) in completed.stderr
+    assert "delete both folders" in completed.stderr

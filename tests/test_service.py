@@ -96,3 +96,42 @@ async def test_people_idle_for_long_are_forgotten_by_the_pacer(
     clock.now += service_module.IDLE_SECONDS + 1
     await chat.receive("late", "self")
     assert len(chat._paces) == 1 and len(chat._locks) == 1
+
+
+class BrokenStore(MemoryKeeper):
+    """A store that can no longer read what it keeps (a flipped bit, a lost key)."""
+
+    async def load_state(self, pseudonym: str) -> dict[str, object] | None:
+        raise ValueError("ciphertext refused")
+
+
+async def test_a_broken_store_never_silences_the_crisis_answer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chat = Conversations(
+        resources=RESOURCES, channel="matrix", keeper=BrokenStore(), clock=lambda: NOW
+    )
+    welcome = await chat.welcome("person")
+    assert welcome and "3114" in welcome[0].text
+    crisis = await chat.receive("person", "je veux mourir, je vais me tuer ce soir")
+    assert crisis[0].crisis and "3114" in crisis[0].text and "15" in crisis[0].text
+    ordinary = await chat.receive("person", "bonjour, je suis épuisée")
+    assert "problème technique" in ordinary[0].text and "3114" in ordinary[0].text
+    assert "event=turn_failed error=ValueError" in caplog.text
+    assert "épuisée" not in caplog.text and "mourir" not in caplog.text
+
+
+async def test_a_lone_surrogate_for_the_commission_is_replaced_never_fatal() -> None:
+    keeper = MemoryKeeper()
+    chat = Conversations(
+        resources=RESOURCES, channel="matrix", keeper=keeper, clock=lambda: NOW,
+        commission_connected=True,
+    )
+    await chat.welcome("person")
+    for text in ["relative", "1", "weeks", "83", "oui"]:
+        await chat.receive("person", text)
+    said = await chat.receive("person", "Mon mari \ud800 ne dort plus.")
+    assert any("transmis" in message.text for message in said)
+    (case,) = keeper.cases.values()
+    assert case.sealed == [("message", "Mon mari \ufffd ne dort plus.")]
+    case.sealed[0][1].encode("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 
@@ -159,3 +160,54 @@ async def test_a_replayed_encrypted_message_is_ignored(deployment: Deployment) -
     replies = [r.body for r in await person.messages_until_quiet()]
     assert any("mode d'exercice" in body for body in replies)
     assert not any("pas compris" in body for body in replies)
+
+
+async def test_a_failure_while_handling_a_message_still_answers_a_crisis(
+    deployment: Deployment,
+) -> None:
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    channel = deployment.running_bot.channel
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the store went away")
+
+    channel._answer = broken  # type: ignore[method-assign]
+    await person.send(room_id, "je veux mourir, je vais me tuer ce soir")
+    replies = [reply.body for reply in await person.messages_until_quiet()]
+    assert any("3114" in body and "15" in body for body in replies), replies
+    # Marked as handled: a restart does not answer it a second time.
+    await deployment.stop_bot()
+    await deployment.start_bot()
+    with pytest.raises(TimeoutError):
+        await person.next_message(timeout=3)
+
+
+async def test_a_clear_event_in_an_encrypted_room_changes_nothing(
+    deployment: Deployment,
+) -> None:
+    """The homeserver (or anyone with its database) injects plaintext messages in the
+    person's name: they must neither erase the case nor reach the commission."""
+    person, room_id = await deployment.person()
+    await person.messages_until_quiet()
+    await person.send(room_id, "c'est pour mon mari")
+    await person.messages_until_quiet()
+    pseudonym = deployment.store.pseudonym("matrix", person.user_id)
+    before = await deployment.store.load_conversation(pseudonym)
+    headers = {"Authorization": f"Bearer {person.client.access_token}"}
+    rooms = f"{deployment.homeserver.url}/_matrix/client/v3/rooms/{room_id}"
+    async with httpx.AsyncClient(trust_env=False, headers=headers) as http:
+        for body in ("effacer", "oui", "écrire", "Le Dr Marker est dangereux"):
+            sent = await http.put(
+                f"{rooms}/send/m.room.message/{secrets.token_hex(8)}",
+                json={"msgtype": "m.text", "body": body},
+            )
+            assert sent.status_code == 200
+    replies: list[str] = []
+    with contextlib.suppress(TimeoutError):
+        replies = [reply.body for reply in await person.messages_until_quiet(timeout=8)]
+    assert len([body for body in replies if "pas chiffré" in body]) <= 1, replies
+    assert not any("effacer" in body.lower() or "commission" in body for body in replies)
+    after = await deployment.store.load_conversation(pseudonym)
+    assert before is not None and after is not None and after.state == before.state
+    assert files_containing(deployment.data_dir, "Marker") == []

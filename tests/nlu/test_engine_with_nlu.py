@@ -213,13 +213,16 @@ async def test_free_text_openings_of_every_intent_are_routed(
 
 def test_the_health_output_shows_the_service_up_and_down(nlu_service: NluService) -> None:
     def health(url: str) -> dict[str, Any]:
-        env = {**os.environ, "NLU_URL": url, "NLU_TOKEN": nlu_service.token}
+        env = {
+            **os.environ, "NLU_URL": url, "NLU_TOKEN": nlu_service.token, "LOG_LEVEL": "DEBUG"
+        }
         done = subprocess.run(
             [sys.executable, "-m", "bot", "health"], capture_output=True, text=True,
             env=env, cwd=Path(__file__).parents[2], timeout=60, check=True,
         )
         report: dict[str, Any] = json.loads(done.stdout)
         assert "bonjour" not in done.stderr
+        assert nlu_service.token not in done.stderr  # httpx logs request URLs at INFO
         return report
 
     up = health(nlu_service.url)["nlu"]

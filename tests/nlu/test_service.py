@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from nlu.client import RasaUnderstanding
-from nlu.service import NluService, free_port
+from nlu.service import NluService, free_port, service_env
 
 # Held-out sentences (tests/nlu/data/heldout.yml), five per intent: at least four right in
 # each intent and 85 % overall; every crisis sentence right.
@@ -137,3 +137,14 @@ async def test_service_stopped_mid_conversation_then_back(own_service: NluServic
         after = await nlu.interpret("mon mari parle de se tuer")
         assert after is not None and after.intent == "crisis"
         assert nlu.status()["breaker"] == "closed"
+
+
+def test_the_service_sees_none_of_the_bots_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Rasa process is started with what it needs to run, never the bot's environment."""
+    for name, value in (("MATRIX_PASSWORD", "Quiproquo-7731"), ("DATABASE_URL", "postgresql://x"),
+                        ("NLU_TOKEN", "Quiproquo-token"), ("PATH", "/usr/bin")):
+        monkeypatch.setenv(name, value)
+    passed = service_env()
+    assert "MATRIX_PASSWORD" not in passed and "DATABASE_URL" not in passed
+    assert "Quiproquo" not in str(passed)
+    assert passed["PATH"] == "/usr/bin"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +70,8 @@ def replies_of(case_id: str) -> list[str]:
 
 
 def test_a_commission_member_reads_and_answers_a_case(
-    environment: Path, tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+    environment: Path, tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     key = tmp_path / "commission" / "key.json"
     assert (
@@ -79,9 +81,16 @@ def test_a_commission_member_reads_and_answers_a_case(
     assert key.stat().st_mode & 0o777 == 0o600
     case_id = seed_case("J'ai besoin d'aide pour mon cabinet.")
 
-    assert run("staff", "reply", case_id, "Un conseiller vous appellera.") == 0
+    # The reply comes on standard input, never in argv (`ps`, the shell's history).
+    monkeypatch.setattr("sys.stdin", io.StringIO("Un conseiller vous appellera.\n"))
+    assert run("staff", "reply", case_id) == 0
     assert replies_of(case_id) == ["Un conseiller vous appellera."]
-    assert run("staff", "reply", "nosuchcase", "Bonjour") == 1
+    with pytest.raises(SystemExit):
+        run("staff", "reply", case_id, "Un texte en argument")
+    monkeypatch.setattr("sys.stdin", io.StringIO("Bonjour"))
+    assert run("staff", "reply", "nosuchcase") == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("  \n"))
+    assert run("staff", "reply", case_id) == 1
     capsys.readouterr()
     assert (
         run("staff", "open", case_id, "--key", str(key), "--passphrase-file", str(environment)) == 0
@@ -237,3 +246,22 @@ def test_purge_reports_how_many_cases_it_erased(
     capsys.readouterr()
     assert run("purge") == 0
     assert "dossiers effacés : 0" in capsys.readouterr().out
+
+
+def test_escape_sequences_in_what_a_person_wrote_never_reach_the_terminal(
+    environment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "commission" / "key.json"
+    assert (
+        run("keys", "init", "--commission-key", str(key), "--passphrase-file", str(environment))
+        == 0
+    )
+    # Clears the screen, retitles the window, then hides what follows.
+    case_id = seed_case("Bonjour\x1b[2J\x1b]0;pwned\x07\x1b[8m caché\u202e inversé")
+    capsys.readouterr()
+    assert (
+        run("staff", "open", case_id, "--key", str(key), "--passphrase-file", str(environment)) == 0
+    )
+    shown = capsys.readouterr().out
+    assert "Bonjour" in shown and "caché" in shown
+    assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown

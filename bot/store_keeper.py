@@ -69,16 +69,16 @@ class StoreKeeper:
         case_id = await self._case_id(pseudonym)
         if case_id is None:
             return
-        # The words go twice: sealed to the commission's key for the record, and in the
-        # outbox (under the case key, dropped once delivered) for the encrypted staff room.
-        fresh = await self.store.enqueue(
+        # The words go twice, in one transaction: sealed to the commission's key for the
+        # record, and in the outbox (under the case key, dropped once delivered) for the
+        # encrypted staff room.
+        await self.store.seal_and_enqueue(
             case_id,
-            "sealed",
+            kind,
+            text.encode(),
             {"kind": kind, "text": text},
             dedup_key=f"sealed:{case_id}:{pseudonym}:{sequence}",
         )
-        if fresh:
-            await self.store.seal_for_commission(case_id, kind, text.encode())
         await self.store.record_event("sealed_for_commission", pseudonym=pseudonym, case_id=case_id)
 
     async def book_slot(self, pseudonym: str, slot_id: str, modality: str = "council") -> bool:

@@ -17,6 +17,7 @@ import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from storage.migrate import upgrade
 from storage.policy import ReceiptPolicy, RetentionPolicy
 from storage.receipts import hash_code, new_code, normalize, receipt_salt
 from storage.records import CaseInfo, Conversation, OutboxItem, Reply, SealedMessage
+from storage.sealing import CommissionPublicKey
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,9 @@ class Store:
         # Refusals already decided, so a flood of guesses costs no database work.
         self._throttled_until: dict[str | None, datetime] = {}
         self._receipt_salt = receipt_salt(secrets_.hmac_key)
+        # Where the secrets came from, to follow `keys rotate` without a restart.
+        self._secrets_file: Path | None = None
+        self._secrets_stamp: int | None = None
 
     @classmethod
     async def open(
@@ -346,7 +351,62 @@ class Store:
 
     async def seal_for_commission(self, case_id: str, kind: str, payload: bytes) -> str:
         key = await self._require_key(case_id)
-        public_key = self._secrets.current_commission_key
+        message_id, values = self._sealed_row(key, case_id, kind, payload)
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.insert(tables.sealed_messages).values(**values))
+            await self._touch(conn, case_id)
+        return message_id
+
+    async def seal_and_enqueue(
+        self,
+        case_id: str,
+        kind: str,
+        payload: bytes,
+        delivery: dict[str, Any],
+        *,
+        dedup_key: str,
+    ) -> bool:
+        """The sealed record and its staff-room delivery in one transaction: a crash
+        leaves both or neither, and a replayed turn (same dedup key) adds nothing."""
+        key = await self._require_key(case_id)
+        _, sealed = self._sealed_row(key, case_id, kind, payload)
+        outbox = self._outbox_row(key, case_id, kind="sealed", payload=delivery,
+                                  dedup_key=dedup_key)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(sa.insert(tables.outbox).values(**outbox))
+                await conn.execute(sa.insert(tables.sealed_messages).values(**sealed))
+                await self._touch(conn, case_id)
+        except IntegrityError:
+            return False
+        return True
+
+    def follow_secrets_file(self, path: Path) -> None:
+        """Seal to the commission key the secrets file names now: after `keys rotate` the
+        running bot seals to the new key at once, without a restart."""
+        self._secrets_file = path
+        self._secrets_stamp = path.stat().st_mtime_ns
+
+    def _commission_key(self) -> CommissionPublicKey:
+        path = self._secrets_file
+        if path is not None:
+            stamp = path.stat().st_mtime_ns
+            if stamp != self._secrets_stamp:
+                fresh = load_server_secrets(path)
+                # Only the commission's keys may change under a running store; the other
+                # secrets belong to this database and stay.
+                self._secrets = replace(
+                    self._secrets,
+                    commission_keys=fresh.commission_keys,
+                    current_key_id=fresh.current_key_id,
+                )
+                self._secrets_stamp = stamp
+        return self._secrets.current_commission_key
+
+    def _sealed_row(
+        self, key: bytes, case_id: str, kind: str, payload: bytes
+    ) -> tuple[str, dict[str, Any]]:
+        public_key = self._commission_key()
         message_id = _new_id()
         sealed = sealing.seal(
             public_key, payload, case_id=case_id, message_id=message_id, kind=_label(kind, "kind")
@@ -354,21 +414,16 @@ class Store:
         wrapped = envelope.encrypt(
             key, sealed, purpose="sealed", case_id=case_id, context=message_id
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.insert(tables.sealed_messages).values(
-                    id=message_id,
-                    case_id=case_id,
-                    kind=kind,
-                    key_id=public_key.key_id,
-                    format_version=sealing.FORMAT_VERSION,
-                    suite=public_key.suite,
-                    ciphertext=wrapped,
-                    created_at=self._now(),
-                )
-            )
-            await self._touch(conn, case_id)
-        return message_id
+        return message_id, {
+            "id": message_id,
+            "case_id": case_id,
+            "kind": kind,
+            "key_id": public_key.key_id,
+            "format_version": sealing.FORMAT_VERSION,
+            "suite": public_key.suite,
+            "ciphertext": wrapped,
+            "created_at": self._now(),
+        }
 
     async def _case_rows(self, table: sa.Table, case_id: str) -> list[sa.Row[Any]]:
         """Every row of ``table`` about the case, oldest first."""
@@ -484,25 +539,29 @@ class Store:
     ) -> bool:
         """False when this dedup key was already enqueued (a replayed turn)."""
         key = await self._require_key(case_id)
-        item_id = _new_id()
-        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        row = self._outbox_row(key, case_id, kind=kind, payload=payload, dedup_key=dedup_key)
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(
-                    sa.insert(tables.outbox).values(
-                        id=item_id,
-                        case_id=case_id,
-                        kind=_label(kind, "kind"),
-                        dedup_hash=self._dedup_hash(dedup_key),
-                        payload=envelope.encrypt(
-                            key, plain, purpose="outbox", case_id=case_id, context=item_id
-                        ),
-                        created_at=self._now(),
-                    )
-                )
+                await conn.execute(sa.insert(tables.outbox).values(**row))
         except IntegrityError:
             return False
         return True
+
+    def _outbox_row(
+        self, key: bytes, case_id: str, *, kind: str, payload: dict[str, Any], dedup_key: str
+    ) -> dict[str, Any]:
+        item_id = _new_id()
+        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return {
+            "id": item_id,
+            "case_id": case_id,
+            "kind": _label(kind, "kind"),
+            "dedup_hash": self._dedup_hash(dedup_key),
+            "payload": envelope.encrypt(
+                key, plain, purpose="outbox", case_id=case_id, context=item_id
+            ),
+            "created_at": self._now(),
+        }
 
     async def pending_outbox(self, limit: int = 50) -> list[OutboxItem]:
         table = tables.outbox
@@ -782,7 +841,7 @@ async def open_store(
         if is_within(path, settings.data_dir):
             raise SecretsError("secrets and case keys must live outside the data directory")
     server_secrets = load_server_secrets(settings.secrets_file)
-    return await Store.open(
+    store = await Store.open(
         settings.database_url,
         server_secrets,
         case_keys_file=settings.case_keys_file,
@@ -790,3 +849,5 @@ async def open_store(
         receipts=receipts,
         clock=clock,
     )
+    store.follow_secrets_file(settings.secrets_file)
+    return store

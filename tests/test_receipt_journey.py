@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from bot.service import Conversations
 from bot.store_keeper import StoreKeeper
 from flows.engine import ReceiptChecked, ReceiptIssued, handle
@@ -121,5 +123,37 @@ async def test_a_turn_replayed_after_a_crash_seals_and_books_once(tmp_path: Path
         assert "2026-11-24T10:00" not in await keeper.taken_slots()
         cancelled = [i.payload for i in await store.pending_outbox() if i.kind == "booking"]
         assert {"slot": "2026-11-24T10:00", "cancelled": True} in cancelled
+    finally:
+        await store.close()
+
+
+async def test_a_crash_between_the_delivery_copy_and_the_seal_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """Killed halfway through keeping a message for the commission, then the turn played
+    again: the sealed record and its delivery copy are both there, once."""
+    store = await open_store(tmp_path)
+    try:
+        keeper = StoreKeeper(store)
+        pseudonym = keeper.pseudonym("matrix", "@someone:example.org")
+        await keeper.save_state(pseudonym, {"step": "message"})
+        touch = store._touch
+        calls = 0
+
+        async def dies_once(conn: object, case_id: str) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("killed")
+            await touch(conn, case_id)  # type: ignore[arg-type]
+
+        store._touch = dies_once  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            await keeper.seal_for_commission(pseudonym, "message", "Mes mots.", 1)
+        await keeper.seal_for_commission(pseudonym, "message", "Mes mots.", 1)
+        conversation = await store.load_conversation(pseudonym)
+        assert conversation is not None
+        assert len(await store.sealed_messages(conversation.case_id)) == 1
+        assert [i.kind for i in await store.pending_outbox()].count("sealed") == 1
     finally:
         await store.close()

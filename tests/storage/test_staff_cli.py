@@ -265,3 +265,32 @@ def test_escape_sequences_in_what_a_person_wrote_never_reach_the_terminal(
     shown = capsys.readouterr().out
     assert "Bonjour" in shown and "caché" in shown
     assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+
+
+def test_a_running_store_seals_to_the_new_key_after_rotation_without_a_restart(
+    environment: Path, tmp_path: Path
+) -> None:
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    assert (
+        run("keys", "init", "--commission-key", str(old), "--passphrase-file", str(environment))
+        == 0
+    )
+
+    async def seal_before_and_after_rotation() -> list[str]:
+        store = await open_store()  # the running bot's store, opened once
+        try:
+            case_id = await store.save_conversation(store.pseudonym("matrix", "@x:y"), {})
+            await store.seal_for_commission(case_id, "message", b"avant")
+            rotated = await asyncio.to_thread(
+                run, "keys", "rotate", "--commission-key", str(new), "--passphrase-file",
+                str(environment),
+            )
+            assert rotated == 0
+            await store.seal_for_commission(case_id, "message", b"apres")
+            return [message.key_id for message in await store.sealed_messages(case_id)]
+        finally:
+            await store.close()
+
+    before, after = asyncio.run(seal_before_and_after_rotation())
+    assert before != after
+    assert after == json.loads(new.read_text())["key_id"]

@@ -3,6 +3,9 @@ guards for patients, figurative speech and stopping work still hold against its 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest_asyncio
 from flows.crisis import detect_crisis
 from nlu.client import RasaUnderstanding
 from nlu.service import NluService
+from tests.test_jsonl import NOW, ROOT, isolated_env
 
 CORPUS = Path(__file__).parent.parent / "data" / "crisis"
 
@@ -56,3 +60,31 @@ async def test_crises_are_caught_and_the_right_person_named_with_the_nlu_up(
             if signal is None or signal.about_other is not about_other:
                 wrong.append(f"{text}  [{signal}]")
     assert not wrong, "missed, or the wrong person named:\n" + "\n".join(wrong)
+
+
+async def test_the_quoted_sentences_through_the_jsonl_interface_with_the_nlu_up(
+    nlu_service: NluService, understanding: RasaUnderstanding, tmp_path: Path
+) -> None:
+    """The two sentences the NLU's crisis intent used to turn into a crisis path, as a
+    person types them to `python -m bot chat --jsonl` with the service up."""
+    # A first parse warms the model, so the chat's own calls meet its 0.8 s limit.
+    assert await understanding.interpret("bonjour") is not None
+    env = {
+        **isolated_env(tmp_path), "NLU_URL": nlu_service.url, "NLU_TOKEN": nlu_service.token,
+    }
+    lines = [
+        "un de mes patients s'est suicidé",
+        "j'ai pensé à tout arrêter... mon activité libérale",
+        "je veux mou\u00adrir",
+    ]
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--jsonl", "--demo-keys", "--now", NOW],
+        input="".join(line + "\n" for line in lines), capture_output=True, text=True,
+        cwd=ROOT, env=env, timeout=120, check=True,
+    )
+    # The NLU answered every turn (a slow parse would leave the lexicon alone to decide).
+    assert "nlu_unavailable" not in completed.stderr and "nlu degraded" not in completed.stderr
+    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    crisis_turns = {r["turn"] for r in records if r.get("crisis")}
+    assert 1 not in crisis_turns and 2 not in crisis_turns
+    assert 3 in crisis_turns

@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-from flows import answers
 from flows.textnorm import fold
 from flows.understanding import Interpretation
 
@@ -203,15 +202,3 @@ def _persona_from_words(folded: str) -> str | None:
 def need_of(interpretation: Interpretation | None) -> str | None:
     intent = _confident(interpretation)
     return INTENT_NEEDS.get(intent) if intent else None
-
-
-def answer_word(text: str) -> str | None:
-    """"yes", "no" or "skip" when the message says so in words (flows/answers.py).
-
-    A skip is looked for first: "je ne veux pas répondre" passes the question rather than
-    answering no. "I don't know" is not one of these words: see `answers.yes_no`.
-    """
-    if answers.is_skip(text):
-        return "skip"
-    word = answers.yes_no(text)
-    return word if word in ("yes", "no") else None

@@ -47,7 +47,6 @@ class Deployment:
     council: Mapping[str, Any]
     regional_association: str
     timezone: ZoneInfo
-    place: Mapping[str, str]
     interview_minutes: int
     weeks_ahead: int
     weekly: tuple[WeeklyOpening, ...]
@@ -82,7 +81,6 @@ class Deployment:
             council=data["council"],
             regional_association=data["regional_association"],
             timezone=ZoneInfo(appointments["timezone"]),
-            place=appointments["place"],
             interview_minutes=int(appointments["interview_minutes"]),
             weeks_ahead=int(appointments["weeks_ahead"]),
             weekly=weekly,

@@ -215,12 +215,6 @@ class Turn:
         ids, lines = self.contact_lines(routes)
         self.say(f"{intro}\n{lines}", contacts=ids, crisis=crisis)
 
-    def acknowledge(self, key: str) -> None:
-        """One of a few warm sentences, never the same twice in a row."""
-        index = self.state.acknowledgements % ACKNOWLEDGEMENTS
-        self.state = replace(self.state, acknowledgements=self.state.acknowledgements + 1)
-        self.say(self.t(f"{key}.{index}"))
-
     # -- questions -----------------------------------------------------------------------
 
     def option_ids(self, step: str) -> tuple[str, ...]:
@@ -232,8 +226,15 @@ class Turn:
             return (*(slot.id for slot in self.free_slots()), "none")
         if step == "modality":
             return self.context.resources.deployment.modalities
-        if step == "crisis.next" and not self.context.commission_connected:
-            return ("safe", "numbers")
+        if step in ("crisis.next", "menu"):
+            # What cannot happen here is not offered: writing where no commission is
+            # connected, this council's slots to someone from another department.
+            absent = set()
+            if not self.context.commission_connected:
+                absent.add("write")
+            if self.from_elsewhere():
+                absent.add("appointment")
+            return tuple(o for o in QUESTIONS[step].option_ids if o not in absent)
         return QUESTIONS[step].option_ids
 
     def option_labels(self, step: str) -> Mapping[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.commands import answer_word, command_of, lexicon, persona_of
+from flows.commands import command_of, lexicon, persona_of
 from flows.understanding import Interpretation
 
 COMMANDS = [
@@ -230,24 +230,6 @@ def test_the_nlu_rules_that_were_there_still_hold() -> None:
     assert persona_of("mon associé boit", nlu("relative_concern", 0.2)) == "colleague"
 
 
-# -- the answer words, kept for the engine ---------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "word"),
-    [
-        ("oui", "yes"), ("ouais", "yes"), ("ok", "yes"), ("d'accord", "yes"), ("yes", "yes"),
-        ("non", "no"), ("non merci", "no"), ("pas maintenant", "no"), ("nope", "no"),
-        ("passer", "skip"), ("je préfère ne pas répondre", "skip"), ("rien", "skip"),
-        ("aucun", "skip"), ("none", "skip"), ("je ne veux pas répondre", "skip"),
-        ("je sais pas", None), ("bonjour", None), ("", None), ("38", None),
-    ],
-)
-def test_answer_word(text: str, word: str | None) -> None:
-    assert answer_word(text) == word
-
-
-def test_answer_word_gives_strings_never_booleans() -> None:
+def test_command_names_are_strings_never_booleans() -> None:
     # commands.yaml once had `yes:` and `no:` keys, which YAML reads as True and False.
-    assert {answer_word("oui"), answer_word("non")} == {"yes", "no"}
     assert all(isinstance(key, str) for key in lexicon().commands)

@@ -72,8 +72,11 @@ FREE_TEXT = [
 ]
 free_texts = st.one_of(
     st.sampled_from(FREE_TEXT),
+    # Digits pick options (a menu choice may lead back to the menu): not free text.
     st.text(max_size=60).filter(
-        lambda text: command_of(text, None) is None and not RECEIPT_CODE.match(text.strip())
+        lambda text: command_of(text, None) is None
+        and not RECEIPT_CODE.match(text.strip())
+        and not text.strip().isdigit()
     ),
 )
 

@@ -275,7 +275,7 @@ class Turn:
         else:
             variants = [v for v in (self.state.persona,) if v]
         if not self.context.commission_connected:
-            variants.insert(0, "demo")
+            variants[:0] = [f"demo_{self.state.persona}", "demo"]
         for variant in variants:
             if self.has_text(f"{key}_{variant}"):
                 key = f"{key}_{variant}"

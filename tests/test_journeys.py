@@ -349,3 +349,14 @@ def test_where_no_commission_is_connected_nothing_is_kept_or_promised(chat: Chat
     crisis.answer_all(["je veux mourir", "no", "no"])
     assert "rien n'est transmis" in crisis.text()
     assert [o.id for o in crisis.last.messages[-1].options] == ["safe", "numbers"]
+
+
+def test_the_relatives_and_colleagues_alert_says_identity_is_kept_and_the_one_limit() -> None:
+    for connected in (True, False):
+        for persona, signs in (("relative", "1"), ("colleague", "1")):
+            chat = Chat(commission_connected=connected)
+            chat.answer_all([persona, signs, "weeks", "83"])
+            assert chat.step == "alert", (persona, connected)
+            text = chat.last.messages[-1].text
+            assert "patients sont en danger" in text, (persona, connected)
+            assert "identité" in text or "qui a donné l'alerte" in text, (persona, connected)

@@ -85,7 +85,7 @@ def resume(state: ConversationState, context: Context) -> Reply:
     """A person comes back to a conversation kept from before: the same question again."""
     turn = journey.Turn(state, context)
     turn.say(turn.t("welcome.back"))
-    turn.reask()
+    turn.reask(counted=False)
     return _reply(turn)
 
 
@@ -161,7 +161,7 @@ def _user_message(turn: journey.Turn, event: UserMessage) -> None:
         return
     if len(text) > MAX_MESSAGE_CHARS:
         turn.say(turn.t("input.too_long", limit=MAX_MESSAGE_CHARS))
-        turn.reask()
+        turn.reask(counted=False)
         return
     step = turn.state.step
     takes_free_text = step in ("message", "contact")
@@ -181,6 +181,10 @@ def _user_message(turn: journey.Turn, event: UserMessage) -> None:
     if command is not None:
         turn.command(command)
         return
+    if step is None and turn.state.paused is not None:
+        # The question kept after asides: this message answers it.
+        step = turn.state.paused
+        turn.state = replace(turn.state, step=step, paused=None, misses=0)
     if step is None:
         if turn.state.crisis_active:
             turn.listen()
@@ -300,7 +304,17 @@ def _unclear(turn: journey.Turn, text: str, count: int) -> None:
         turn.not_understood(f"feeling.{turn.state.acknowledgements % journey.ACKNOWLEDGEMENTS}")
         turn.state = replace(turn.state, acknowledgements=turn.state.acknowledgements + 1)
     elif answers.is_greeting(text) or answers.is_thanks(text):
-        turn.not_understood("input.greeting" if answers.is_greeting(text) else "input.thanks")
+        key = "input.greeting" if answers.is_greeting(text) else "input.thanks"
+        if turn.asked_twice():
+            # A polite word is no failure to answer: nothing is skipped, nothing asked a
+            # third time; at the menu the bot simply rests.
+            turn.say(turn.t(key))
+            if turn.state.step == "menu":
+                turn.state = replace(turn.state, step=None)
+            else:
+                turn.pause()
+        else:
+            turn.not_understood(key)
     elif count == 2:
         turn.not_understood("input.unknown_two")
     else:
@@ -557,10 +571,8 @@ def _opening(turn: journey.Turn, text: str, interpretation: Interpretation | Non
     if persona is None:
         if _absorb(turn, text, interpretation):
             turn.say(turn.t("opening.heard"))
-            turn.state = replace(turn.state, misses=turn.state.misses + 1)
-            if turn.state.misses >= 2:
-                turn.say(turn.t("input.persona_assumed"))
-                turn.choose("persona", "self")
+            if turn.asked_twice():
+                turn.move_on("persona")
             else:
                 turn.reask()
             return True

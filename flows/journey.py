@@ -315,37 +315,52 @@ class Turn:
             text = f"{self.t('assessment.death_item')}\n\n{text}"
         return text
 
-    def ask(self, step: str) -> None:
+    def ask(self, step: str, *, counted: bool = True) -> None:
+        """Ask ``step``. Asked again in a row, it counts (``misses``): the rules below
+        never let a question come a third time in a row. Asking again because something
+        else happened in the same turn (a receipt code, a resumed conversation, a message
+        too long to read) does not count."""
         if step != self.state.step:
-            self.state = replace(self.state, step=step, misses=0)
+            self.state = replace(self.state, step=step, misses=0, paused=None)
+        elif counted:
+            self.state = replace(self.state, misses=self.state.misses + 1)
         labels = self.option_labels(step)
         options = tuple(Option(option_id, labels[option_id]) for option_id in self.option_ids(step))
         multi = not is_item(step) and QUESTIONS[step].kind is Kind.MULTI
         self.say(self.question_text(step), question=step, options=options, multi=multi)
 
-    def reask(self) -> None:
+    def reask(self, *, counted: bool = True) -> None:
         if self.state.step is None:
             self.advance()
         else:
-            self.ask(self.state.step)
+            self.ask(self.state.step, counted=counted)
+
+    def asked_twice(self) -> bool:
+        """The current question was already asked twice in a row."""
+        return self.state.step is not None and self.state.misses >= 1
 
     def not_understood(self, key: str, **values: object) -> None:
-        """The first unclear answer gets a hint and the question again; the second moves
-        on, so nobody reads the same "Je n'ai pas compris" twice in a row."""
+        """The first unclear answer gets a hint and the question again; the next moves
+        on, so nobody reads the same "Je n'ai pas compris" twice in a row, nor the same
+        question three times."""
         step = self.state.step
-        misses = self.state.misses + 1
-        self.state = replace(self.state, misses=misses)
         if step is None:
             # At rest after the menu: the menu again, and the count goes on, so that the
             # two sentences take turns.
+            misses = self.state.misses + 1
             self.say(self.t(key, **values))
             self.advance()
             self.state = replace(self.state, misses=misses)
             return
-        if misses == 1:
+        if not self.asked_twice():
             self.say(self.t(key, **values))
             self.reask()
             return
+        self.move_on(step)
+
+    def move_on(self, step: str) -> None:
+        """Past a question the person could not answer: skipped where it may be, taken as
+        the safe default where it must be answered."""
         if step == "persona":
             # Nobody is left at the door: the journey goes on as the person's own, and can
             # be corrected at any point ("c'est pour mon mari").
@@ -364,20 +379,28 @@ class Turn:
         if step == "appointment.manage":
             self.manage_appointment("keep")
             return
+        if step == "erase.confirm":
+            self.confirm_erase(False)
+            return
         # The menu is where a journey rests: the bot stops asking and waits for words.
         self.say(self.t("input.what_to_do"))
         self.state = replace(self.state, step=None)
 
+    def pause(self) -> None:
+        """After asides the question has been asked twice in a row: it is kept for the
+        next answer rather than asked a third time."""
+        step = self.state.step
+        self.say(self.t("input.paused"))
+        self.state = replace(self.state, step=None, misses=0, paused=step)
+
     def learnt_aside(self) -> None:
-        """The answer told something else (a town, a need): noted. The open question
-        counts it as one unclear answer, so it is never asked a third time in a row."""
+        """The answer told something else (a town, a need): noted. A question still open
+        and already asked twice is passed, never asked a third time in a row."""
         self.say(self.t("input.noted"))
         step = self.state.step
-        misses = self.state.misses + 1
-        self.state = replace(self.state, misses=misses)
         still_open = step is not None and step == self.next_stage()
-        if still_open and misses >= 2 and (step in SKIPPABLE or is_item(step or "")):
-            self.skip(step or "")
+        if still_open and self.asked_twice():
+            self.move_on(step or "")
             return
         self.advance()
 
@@ -508,7 +531,7 @@ class Turn:
         history = [q for q in self.state.history if q not in ("message", "contact")]
         if not history:
             self.say(self.t("back.nothing"))
-            self.reask()
+            self.after_aside()
             return
         last = history[-1]
         state = self.state.without(last)
@@ -836,7 +859,7 @@ class Turn:
 
     def receipt_issued(self, code: str) -> None:
         self.say(self.t("receipt.issued", code=code))
-        self.reask()
+        self.reask(counted=False)
 
     def receipt_checked(self, found: bool, throttled: bool, replies: tuple[str, ...]) -> None:
         if throttled:
@@ -850,7 +873,7 @@ class Turn:
                     self.say(self.t("receipt.reply", text=reply))
             else:
                 self.say(self.t("receipt.no_reply"))
-        self.reask()
+        self.reask(counted=False)
 
     def slot_unavailable(self, slot_id: str) -> None:
         state = self.state
@@ -875,12 +898,12 @@ class Turn:
             self.my_appointment()
         elif name == "write":
             if self.context.commission_connected:
-                self.ask("message")
+                self.ask_again_or("message")
             else:
                 self.say(self.t("commission.demo"))
-                self.reask()
+                self.after_aside()
         elif name == "erase":
-            self.ask("erase.confirm")
+            self.ask_again_or("erase.confirm")
         elif name == "back":
             self.go_back()
         elif name == "safe":
@@ -889,7 +912,7 @@ class Turn:
                 self.leave_crisis_mode()
             else:
                 self.say(self.t("crisis.safe_anyway"))
-                self.reask()
+                self.after_aside()
         elif name in ("emergency", "numbers"):
             self.say_contacts(self.t(f"{name}.text"), self.crisis_routes(), crisis=True)
             self.after_aside()
@@ -910,9 +933,15 @@ class Turn:
             self.after_aside()
 
     def after_aside(self) -> None:
-        """After answering an aside, the person finds their question again; in crisis mode
-        past its questions, the bot goes on listening."""
-        if self.state.crisis_active and self.state.step is None:
+        """After answering an aside, the person finds their question again (kept for
+        their next answer if it was already asked twice); in crisis mode past its
+        questions, the bot goes on listening."""
+        step = self.state.step
+        if step is None and (self.state.crisis_active or self.state.paused):
+            return
+        # In crisis mode no question is asked twice: it waits for the next answer.
+        if self.asked_twice() or (self.state.crisis_active and step is not None):
+            self.pause()
             return
         self.reask()
 
@@ -954,17 +983,25 @@ class Turn:
         lines.append(self.t("privacy.erase"))
         self.say("\n".join(lines))
 
+    def ask_again_or(self, step: str) -> None:
+        """Ask ``step``, unless it is the question already open: then it is found again
+        like after any aside (never a third time in a row)."""
+        if step == self.state.step:
+            self.after_aside()
+        else:
+            self.ask(step)
+
     def ask_slot(self) -> None:
         if self.from_elsewhere():
             self.say(self.t("slot.elsewhere", council=self.home_council_name()))
-            self.reask()
+            self.after_aside()
         elif self.free_slots():
-            self.ask("slot")
+            self.ask_again_or("slot")
         else:
             self.say(self.t("slot.none_free"))
             if not self.state.answered("slot"):
                 self.state = self.state.with_answer("slot", "unavailable")
-            self.reask()
+            self.after_aside()
 
     def my_appointment(self) -> None:
         slot = booked_slot(self.state)
@@ -973,7 +1010,7 @@ class Turn:
             self.ask_slot()
             return
         self.say_booking("appointment.current")
-        self.ask("appointment.manage")
+        self.ask_again_or("appointment.manage")
 
     def menu(self, option: str) -> None:
         self.state = replace(self.state, step=None)
@@ -990,6 +1027,12 @@ class Turn:
     def confirm_erase(self, confirmed: bool) -> None:
         if not confirmed:
             self.say(self.t("erase.cancelled"))
+            stage = self.next_stage()
+            if self.state.crisis_active and stage.startswith(("rud.", "crisis.")):
+                # The crisis question already asked waits for the next answer.
+                self.say(self.t("input.paused"))
+                self.state = replace(self.state, step=None, misses=0, paused=stage)
+                return
             self.state = replace(self.state, step=None)
             self.advance()
             return

@@ -40,6 +40,8 @@ class ConversationState:
     crisis_active: bool = False
     # How many short acknowledgements were said, so two in a row never read the same.
     acknowledgements: int = 0
+    # A question kept for the next answer after asides, rather than asked a third time.
+    paused: str | None = None
 
     def answered(self, question: str) -> bool:
         return question in self.answers or question in self.choices
@@ -58,7 +60,7 @@ class ConversationState:
         answers = {k: v for k, v in self.answers.items() if k != question}
         choices = {k: v for k, v in self.choices.items() if k != question}
         history = tuple(q for q in self.history if q != question)
-        return replace(self, answers=answers, choices=choices, history=history, misses=0)
+        return replace(self, answers=answers, choices=choices, history=history)
 
     def with_shown(self, milestone: str) -> ConversationState:
         return replace(self, shown=self.shown | {milestone})
@@ -101,4 +103,5 @@ class ConversationState:
             misses=int(data.get("misses", 0)),
             crisis_active=bool(data.get("crisis_active", False)),
             acknowledgements=int(data.get("acknowledgements", 0)),
+            paused=data.get("paused"),
         )

@@ -263,3 +263,14 @@ def test_the_demo_never_says_it_is_noted_for_nobody() -> None:
         assert "C'est noté" not in said(turn)
         assert "C'est transmis" not in said(turn)
     assert "rien n'est transmis" in said(replies[8])
+
+
+def test_six_free_text_answers_never_get_the_same_question_three_times_in_a_row() -> None:
+    for lines in (
+        ["bonjour", "aide", "c'est confidentiel ?", "je sais pas", "pour moi", "pour moi"],
+        ["pour moi", "le moral", "aide", "qui lit ça ?", "hmm", "libéral"],
+        ["mon mari", "je sais pas trop", "ok", "aide", "c'est pour moi", "confidentiel ?"],
+    ):
+        asked = [question(turn) for turn in chat(*lines)]
+        for first, second, third in zip(asked, asked[1:], asked[2:], strict=False):
+            assert first is None or not first == second == third, (lines, asked)

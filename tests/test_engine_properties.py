@@ -62,13 +62,16 @@ def test_ten_thousand_inputs_never_break_the_engine(texts: list[str], locale: st
         state = reply.state
 
 
-# What people type when they do not pick an option: no command, no receipt code.
+# What people type when they do not pick an option, asides included; no receipt code.
 FREE_TEXT = [
     "je sais pas", "bof", "ok", "oui", "non", "peut-être", "c'est compliqué", "😢😢😢", "...",
     "je suis fatiguée", "mon mari", "38", "moins de 50", "Toulon", "banane", "euh",
     "je ne comprends pas la question", "pourquoi ?", "c'est dur en ce moment", "souvent",
     "au bloc j'ai tout ce qu'il faut", "ce soir", "je veux mourir", "il parle d'en finir",
     "jamais", "un peu", "je préfère ne pas dire", "agressif, renfermé", "le moral", "",
+    # Asides a person types in the middle: answered, and never a third ask in a row.
+    "aide", "c'est confidentiel ?", "qui lit ça ?", "pour moi", "c'est pour mon mari",
+    "rendez-vous", "mon rendez-vous", "urgence", "english", "effacer",
 ]
 free_texts = st.one_of(
     st.sampled_from(FREE_TEXT),
@@ -101,7 +104,8 @@ def test_free_text_never_traps_a_person(texts: list[str], locale: str) -> None:
         in_a_row = [*in_a_row, question][-3:]
         if question is not None and len(in_a_row) == 3:
             assert len(set(in_a_row)) > 1, (texts, in_a_row)
-        if reply.state.crisis_active and question is not None:
+        # Its own questions: an erase the person asks for twice is asked twice.
+        if reply.state.crisis_active and (question or "").startswith(("rud.", "crisis.")):
             assert question not in crisis_questions, (texts, question)
             crisis_questions.append(question)
         if not reply.state.crisis_active:

@@ -67,8 +67,12 @@ async def test_the_quoted_sentences_through_the_jsonl_interface_with_the_nlu_up(
 ) -> None:
     """The two sentences the NLU's crisis intent used to turn into a crisis path, as a
     person types them to `python -m bot chat --jsonl` with the service up."""
-    # A first parse warms the model, so the chat's own calls meet its 0.8 s limit.
-    assert await understanding.interpret("bonjour") is not None
+    # The model still reads both as a crisis: the guards, not the model, keep them quiet.
+    # (The first parse also warms the model, so the chat's own calls meet their limit.)
+    for guarded in ("un de mes patients s'est suicidé",
+                    "j'ai pensé à tout arrêter... mon activité libérale"):
+        reading = await understanding.interpret(guarded)
+        assert reading is not None and reading.intent == "crisis", (guarded, reading)
     env = {
         **isolated_env(tmp_path), "NLU_URL": nlu_service.url, "NLU_TOKEN": nlu_service.token,
     }
@@ -85,6 +89,14 @@ async def test_the_quoted_sentences_through_the_jsonl_interface_with_the_nlu_up(
     # The NLU answered every turn (a slow parse would leave the lexicon alone to decide).
     assert "nlu_unavailable" not in completed.stderr and "nlu degraded" not in completed.stderr
     records = [json.loads(line) for line in completed.stdout.splitlines()]
-    crisis_turns = {r["turn"] for r in records if r.get("crisis")}
-    assert 1 not in crisis_turns and 2 not in crisis_turns
-    assert 3 in crisis_turns
+    answers = {
+        turn: [r for r in records if r["turn"] == turn and not r.get("done")] for turn in (1, 2, 3)
+    }
+    for turn in (1, 2):
+        # Answered as a person's words, the journey going on: no crisis message, no
+        # crisis question.
+        assert answers[turn], turn
+        assert [r["crisis"] for r in answers[turn]] == [False] * len(answers[turn]), turn
+        assert answers[turn][-1]["question"] in ("persona", "needs", "practice", "department")
+    assert answers[3][0]["crisis"] is True
+    assert answers[3][-1]["question"] == "rud.plan"

@@ -55,4 +55,4 @@ bench-engine: setup
 
 include nlu/nlu.mk
 include storage/storage.mk
-include bot/matrix.mk
+include bot/dev/synapse.mk

@@ -27,7 +27,7 @@ GENERATED_PATHS = {
 }
 
 # The modules that read the bot's settings from the environment (the Matrix channel's too).
-ENV_READERS = ("bot/config.py", "storage/config.py")
+ENV_READERS = ("bot/settings.py", "storage/config.py")
 
 # The only service that publishes a port, and the only host address it may bind.
 PUBLISHED_SERVICE = "synapse"
@@ -454,3 +454,24 @@ def test_the_bot_image_runs_as_a_non_root_user() -> None:
         users = [rest for keyword, rest in instructions if keyword == "USER"]
         assert users, f"{dockerfile.relative_to(context)} never leaves root: add USER"
         assert users[-1] not in {"root", "0"}, f"{dockerfile.name} ends as {users[-1]!r}"
+
+
+def test_the_bot_image_leaves_the_development_tools_out() -> None:
+    """The demo, the embedded homeserver and the test person stay out of the image, and
+    nothing the image runs imports them when it starts."""
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert "bot/dev" in ignored, ".dockerignore must leave bot/dev out of the build context"
+    for module in sorted((ROOT / "bot").rglob("*.py")):
+        if (ROOT / "bot" / "dev") in module.parents:
+            continue
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in tree.body:
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                assert not name.startswith("bot.dev"), (
+                    f"{module.relative_to(ROOT)} imports {name} at start: the image has no bot/dev"
+                )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.matrix_format import MAX_BODY_BYTES, contents, split_text
+from bot.channels.matrix.format import MAX_BODY_BYTES, contents, split_text
 from flows.messages import BotMessage, Option
 
 

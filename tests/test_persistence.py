@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import Conversations
-from bot.store_keeper import StoreKeeper
+from bot.policy.conversations import Conversations
+from bot.policy.store_keeper import StoreKeeper
 from flows.resources import Resources
 from storage import CommissionPrivateKey, ServerSecrets, Store
 from tests.conftest import NOW

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import Conversations
-from bot.store_keeper import StoreKeeper
+from bot.policy.conversations import Conversations
+from bot.policy.store_keeper import StoreKeeper
 from flows.engine import ReceiptChecked, ReceiptIssued, handle
 from flows.messages import ReceiptPresented, ReceiptRequested
 from storage import CommissionPrivateKey, ReceiptPolicy, ServerSecrets, Store

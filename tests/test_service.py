@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-import bot.service as service_module
-from bot.memory import MemoryKeeper
-from bot.service import Conversations
+import bot.policy.conversations as service_module
+from bot.policy.conversations import Conversations
+from bot.policy.memory_keeper import MemoryKeeper
 from flows.understanding import Interpretation
 from tests.conftest import NOW, RESOURCES
 

@@ -38,14 +38,14 @@ from nio import (
     SyncResponse,
 )
 
-from bot.config import MatrixSettings
-from bot.homeserver import Homeserver, missing
-from bot.matrix_bot import MatrixBot
-from bot.matrix_client import Account, keep_keys_fresh, open_client
-from bot.matrix_format import contents
-from bot.matrix_person import MatrixPerson
-from bot.memory import MemoryKeeper
-from bot.service import Conversations
+from bot.channels.matrix.app import MatrixBot
+from bot.channels.matrix.client import Account, keep_keys_fresh, open_client
+from bot.channels.matrix.format import contents
+from bot.dev.homeserver import Homeserver, missing
+from bot.dev.matrix_person import MatrixPerson
+from bot.policy.conversations import Conversations
+from bot.policy.memory_keeper import MemoryKeeper
+from bot.settings import MatrixSettings
 from flows.messages import BotMessage
 from flows.resources import Resources
 from storage import CommissionPrivateKey, ServerSecrets, Store

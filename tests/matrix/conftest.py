@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.config import MatrixSettings
-from bot.homeserver import Homeserver, missing
-from bot.matrix_bot import MatrixBot
-from bot.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
+from bot.channels.matrix.app import MatrixBot
+from bot.dev.homeserver import Homeserver, missing
+from bot.dev.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
+from bot.settings import MatrixSettings
 from storage import CommissionPrivateKey, ServerSecrets, Store
 from tests.conftest import RESOURCES
 from tests.storage.helpers import CHEAP_RECEIPTS

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from bot.homeserver import Homeserver
+from bot.dev.homeserver import Homeserver
 
 
 def client() -> httpx.Client:

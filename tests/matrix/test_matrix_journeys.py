@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.matrix_person import MatrixPerson
+from bot.dev.matrix_person import MatrixPerson
 from storage import OutboxItem
 from tests.matrix.conftest import Deployment, drain, files_containing
 

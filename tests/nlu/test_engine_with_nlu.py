@@ -15,8 +15,8 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from bot.memory import MemoryKeeper
-from bot.service import Conversations
+from bot.policy.conversations import Conversations
+from bot.policy.memory_keeper import MemoryKeeper
 from flows.commands import INTENT_NEEDS
 from flows.crisis import detect_crisis
 from flows.messages import BotMessage

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import staff_cli
+from bot.staff import cli as staff_cli
 from storage import Store, open_store
 from storage.policy import TEST_ARGON2_COST
 

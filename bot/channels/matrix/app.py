@@ -15,13 +15,13 @@ from typing import Any
 
 from nio import AsyncClient
 
-from bot.config import MatrixSettings
-from bot.event_ledger import EventLedger
-from bot.matrix import MatrixChannel
-from bot.matrix_client import Account, open_client
-from bot.service import Conversations
-from bot.staff_room import StaffRoom
-from bot.store_keeper import StoreKeeper
+from bot.channels.matrix.channel import MatrixChannel
+from bot.channels.matrix.client import Account, open_client
+from bot.channels.matrix.ledger import EventLedger
+from bot.channels.matrix.staff_room import StaffRoom
+from bot.policy.conversations import Conversations
+from bot.policy.store_keeper import StoreKeeper
+from bot.settings import MatrixSettings
 from flows.resources import Resources
 from flows.understanding import Understanding
 from storage import Store

@@ -1,14 +1,14 @@
 # Make targets for the Matrix channel, included by the top-level Makefile.
 #
 #   synapse-ready  creates .venv-synapse (Python 3.11) with the pinned matrix-synapse that
-#                  bot/homeserver.py runs on loopback for `make run` and the Matrix tests
+#                  bot/dev/homeserver.py runs on loopback for `make run` and the Matrix tests
 #
 # Synapse has its own venv so that its many pins never constrain the bot's. The venv is
-# rebuilt only when bot/synapse-requirements.txt changed (content hash kept in the venv).
+# rebuilt only when bot/dev/synapse-requirements.txt changed (content hash kept in the venv).
 
 SYNAPSE_VENV := .venv-synapse
 SYNAPSE_PY := $(SYNAPSE_VENV)/bin/python
-SYNAPSE_REQUIREMENTS := bot/synapse-requirements.txt
+SYNAPSE_REQUIREMENTS := bot/dev/synapse-requirements.txt
 
 .PHONY: synapse-ready
 

@@ -22,7 +22,7 @@ from nio import (
     SyncResponse,
 )
 
-from bot.matrix_client import Account, keep_keys_fresh, open_client
+from bot.channels.matrix.client import Account, keep_keys_fresh, open_client
 
 ENCRYPTION_STATE = {
     "type": "m.room.encryption",

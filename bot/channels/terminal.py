@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.service import Conversations, messages_as_json
+from bot.policy.conversations import Conversations, messages_as_json
 from flows.messages import BotMessage
 
 # One person per terminal; the pseudonym is derived from it like any channel identity.

@@ -48,10 +48,10 @@ from nio import (
 )
 from nio.events import Event as NioEvent
 
-from bot.event_ledger import EventLedger
-from bot.matrix_client import keep_keys_fresh
-from bot.matrix_format import contents, text_content
-from bot.service import Conversations
+from bot.channels.matrix.client import keep_keys_fresh
+from bot.channels.matrix.format import contents, text_content
+from bot.channels.matrix.ledger import EventLedger
+from bot.policy.conversations import Conversations
 from flows.messages import BotMessage
 from flows.texts import Texts
 

@@ -45,7 +45,7 @@ from flows.state import ConversationState
 from flows.textnorm import clean
 from flows.understanding import Interpretation, Understanding
 
-log = logging.getLogger("bot.service")
+log = logging.getLogger("bot.policy.conversations")
 
 # A message longer than this is cut before anything reads it: a person cannot type it, and
 # the engine answers "too long" from the first part anyway.

@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.config import MatrixSettings, Settings
-from bot.homeserver import Homeserver, missing
-from bot.matrix_bot import MatrixBot
-from bot.matrix_client import write_private
-from bot.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
-from bot.terminal import read_line
+from bot.channels.matrix.app import MatrixBot
+from bot.channels.matrix.client import write_private
+from bot.channels.terminal import read_line
+from bot.dev.homeserver import Homeserver, missing
+from bot.dev.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
+from bot.settings import MatrixSettings, Settings
 from flows.resources import Resources
 from flows.understanding import Understanding
 from storage import Store

@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.matrix_format import text_content
+from bot.channels.matrix.format import text_content
 from flows.texts import Texts
 from storage import OutboxItem
 
-log = logging.getLogger("bot.staff_room")
+log = logging.getLogger("bot.channels.matrix.staff_room")
 
 # Alerts are pushed right after each turn; this is only the fallback when none came.
 POLL_SECONDS = 15.0

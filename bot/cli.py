@@ -1,0 +1,256 @@
+"""Command line: ``python -m bot chat`` (add ``--jsonl`` for the machine interface), ``run``
+(the configured channels), and the operator and commission commands (``keys``, ``staff``,
+``purge``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+
+import httpx
+
+from bot.channels import terminal
+from bot.channels.matrix.app import MatrixBot
+from bot.policy.conversations import CaseKeeper, Conversations
+from bot.policy.memory_keeper import MemoryKeeper
+from bot.policy.store_keeper import StoreKeeper
+from bot.settings import MatrixSettings, Settings
+from bot.staff.cli import add_commands
+from flows.resources import Resources
+from flows.texts import LOCALES
+from flows.understanding import Understanding
+from nlu.client import RasaUnderstanding
+from nlu.service import NluService, missing
+from storage import (
+    StorageError,
+    StorageSettings,
+    Store,
+    demo_keys,
+    load_server_secrets,
+    open_store,
+)
+
+log = logging.getLogger("bot")
+# Libraries that log what no log line may hold, whatever LOG_LEVEL says: request URLs (Rasa
+# takes its token in the query string), SQL statements with their parameters (pseudonyms).
+QUIET_LIBRARIES = ("httpx", "httpcore", "aiosqlite", "sqlalchemy", "asyncpg")
+
+
+def _understanding(settings: Settings, local: NluService | None) -> Understanding | None:
+    if local is not None:
+        return RasaUnderstanding(local.url, local.token)
+    if not settings.nlu_url:
+        return None
+    return RasaUnderstanding(settings.nlu_url, settings.nlu_token)
+
+
+def _start_local_nlu() -> NluService | None:
+    problem = missing()
+    if problem:
+        sys.stderr.write(f"{problem} The bot goes on without it.\n")
+        return None
+    sys.stderr.write("Starting the language service on loopback (this takes a few seconds)…\n")
+    try:
+        return NluService().start()
+    except RuntimeError as error:
+        sys.stderr.write(f"The language service did not start ({error}); going on without it.\n")
+        return None
+
+
+async def _open_store(storage: StorageSettings, with_demo_keys: bool) -> Store | None:
+    if with_demo_keys:
+        status = demo_keys(storage.data_dir, storage.secrets_file)
+        if status.created:
+            sys.stderr.write(
+                f"Throwaway demo keys written beside {status.secrets_file}: "
+                "fine for trying the bot, never for a real deployment "
+                "(run `python -m bot keys init` there).\n"
+            )
+    try:
+        return await open_store(storage)
+    except StorageError as error:
+        if with_demo_keys:
+            # The demo's keys and data no longer belong together: say how to start afresh.
+            sys.stderr.write(
+                f"The store cannot open: {error}. The demo keeps its keys in "
+                f"{storage.secrets_file.parent} and its data in {storage.data_dir}: delete "
+                "both folders to start afresh (the demo's conversations are lost).\n"
+            )
+        else:
+            sys.stderr.write(
+                f"The store cannot open: {error}. Check DATA_DIR and SECRETS_FILE: the data "
+                "and the secrets must come from the same installation (`python -m bot keys "
+                "init` makes new secrets for a new, empty store).\n"
+            )
+        return None
+
+
+async def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    keeper: CaseKeeper
+    store = None
+    if args.memory:
+        keeper = MemoryKeeper()
+    else:
+        store = await _open_store(StorageSettings.from_env(), args.demo_keys)
+        if store is None:
+            return 2
+        keeper = StoreKeeper(store)
+    local_nlu = _start_local_nlu() if args.local_nlu else None
+    conversations = Conversations(
+        resources=Resources.load(settings.deployment_file),
+        channel="terminal",
+        keeper=keeper,
+        understanding=_understanding(settings, local_nlu),
+        locale=args.locale or settings.locale,
+    )
+    if args.now is not None:
+        fixed = args.now
+        conversations.clock = lambda: fixed
+    try:
+        await terminal.run(conversations, jsonl=args.jsonl)
+    finally:
+        if store is not None:
+            await store.close()
+        if local_nlu is not None:
+            local_nlu.stop()
+    return 0
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the configured channels; with none configured and --demo, the embedded demo."""
+    matrix = MatrixSettings.from_env()
+    if matrix is None and not args.demo:
+        sys.stderr.write("No channel is configured: set MATRIX_HOMESERVER, MATRIX_USER_ID and "
+                         "MATRIX_PASSWORD (see .env.example), or run `make run` for the demo.\n")
+        return 2
+    storage = StorageSettings.from_env()
+    store = await _open_store(storage, args.demo)
+    if store is None:
+        return 2
+    pickle_key = load_server_secrets(storage.secrets_file).matrix_pickle_key
+    local_nlu = _start_local_nlu() if args.local_nlu else None
+    understanding = _understanding(settings, local_nlu)
+    try:
+        if matrix is None:
+            try:
+                from bot.dev.demo import run_demo  # a development tool, absent from the image
+            except ImportError:
+                sys.stderr.write("The demo runs from a checkout of the project (`make run`), "
+                                 "not from the bot's image.\n")
+                return 2
+            return await run_demo(
+                settings, store, storage.data_dir, pickle_key, understanding, settings.locale
+            )
+        bot = await MatrixBot.start(
+            matrix, store, Resources.load(settings.deployment_file), data_dir=storage.data_dir,
+            pickle_key=pickle_key, understanding=understanding, locale=settings.locale,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        serving = asyncio.create_task(bot.serve())
+        try:
+            await asyncio.wait(
+                [serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            await bot.stop()
+        return 0
+    finally:
+        await store.close()
+        if local_nlu is not None:
+            local_nlu.stop()
+
+
+async def _health(settings: Settings) -> int:
+    """One probe of each configured service, as JSON. The NLU service is optional (the bot
+    answers without it, so it never fails the check); an unreachable homeserver does."""
+    report: dict[str, object] = {"crisis_lexicon": "ok", "nlu": "not configured"}
+    understanding = _understanding(settings, None)
+    if isinstance(understanding, RasaUnderstanding):
+        answered = await understanding.interpret("bonjour") is not None
+        report["nlu"] = {"answered_probe": answered, **understanding.status()}
+        await understanding.aclose()
+    healthy = True
+    matrix = MatrixSettings.from_env()
+    if matrix is None:
+        report["matrix"] = "not configured"
+    else:
+        reachable = await _homeserver_answers(matrix.homeserver)
+        report["matrix"] = {"homeserver_reachable": reachable}
+        healthy = reachable
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 0 if healthy else 1
+
+
+async def _homeserver_answers(homeserver: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as http:
+            response = await http.get(f"{homeserver}/_matrix/client/versions")
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def _aware_datetime(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    chat.add_argument("--locale", choices=LOCALES, help="language (default: BOT_LOCALE or fr)")
+    chat.add_argument(
+        "--memory", action="store_true", help="keep nothing: the conversation lives in memory"
+    )
+    chat.add_argument(
+        "--demo-keys", action="store_true", help="create throwaway keys if none exist yet"
+    )
+    chat.add_argument(
+        "--local-nlu", action="store_true",
+        help="start the Rasa NLU service on loopback for this chat (make run)",
+    )
+    chat.add_argument(
+        "--now",
+        type=_aware_datetime,
+        help="pretend the time is this ISO 8601 instant (reproducible transcripts and demos)",
+    )
+    chat.set_defaults(func=None)
+    run = commands.add_parser("run", help="serve the configured channels (Matrix)")
+    run.add_argument(
+        "--demo", action="store_true",
+        help="with no channel configured: a local homeserver, demo accounts and a terminal "
+        "client (make run)",
+    )
+    run.add_argument(
+        "--local-nlu", action="store_true", help="start the Rasa NLU service on loopback"
+    )
+    commands.add_parser(
+        "health", help="probe the NLU service and the homeserver; print the health as JSON"
+    )
+    add_commands(commands)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    # Logs go to stderr only: stdout belongs to the conversation.
+    logging.basicConfig(stream=sys.stderr, level=settings.log_level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
+    if args.command == "health":
+        return asyncio.run(_health(settings))
+    if args.command in ("chat", "run"):
+        try:
+            return asyncio.run((_chat if args.command == "chat" else _serve)(args, settings))
+        except KeyboardInterrupt:
+            return 130
+    code: int = args.func(args)
+    return code
+

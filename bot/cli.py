@@ -16,10 +16,11 @@ import httpx
 
 from bot.channels import terminal
 from bot.channels.matrix.app import MatrixBot
+from bot.channels.matrix.client import MatrixLoginError, session_file_beside
 from bot.policy.conversations import CaseKeeper, Conversations
 from bot.policy.memory_keeper import MemoryKeeper
 from bot.policy.store_keeper import StoreKeeper
-from bot.settings import MatrixSettings, Settings
+from bot.settings import Settings
 from bot.staff.cli import add_commands
 from flows.resources import Resources
 from flows.texts import LOCALES
@@ -27,6 +28,7 @@ from flows.understanding import Understanding
 from nlu.client import RasaUnderstanding
 from nlu.service import NluService, missing
 from storage import (
+    SecretsError,
     StorageError,
     StorageSettings,
     Store,
@@ -43,10 +45,11 @@ QUIET_LIBRARIES = ("httpx", "httpcore", "aiosqlite", "sqlalchemy", "asyncpg")
 
 def _understanding(settings: Settings, local: NluService | None) -> Understanding | None:
     if local is not None:
-        return RasaUnderstanding(local.url, local.token)
+        return RasaUnderstanding(local.url, local.token, timeout_s=settings.nlu_timeout_s)
     if not settings.nlu_url:
         return None
-    return RasaUnderstanding(settings.nlu_url, settings.nlu_token)
+    token = None if settings.nlu_token is None else settings.nlu_token.get_secret_value()
+    return RasaUnderstanding(settings.nlu_url, token, timeout_s=settings.nlu_timeout_s)
 
 
 def _start_local_nlu() -> NluService | None:
@@ -96,7 +99,7 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     if args.memory:
         keeper = MemoryKeeper()
     else:
-        store = await _open_store(StorageSettings.from_env(), args.demo_keys)
+        store = await _open_store(settings, args.demo_keys)
         if store is None:
             return 2
         keeper = StoreKeeper(store)
@@ -107,6 +110,7 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
         keeper=keeper,
         understanding=_understanding(settings, local_nlu),
         locale=args.locale or settings.locale,
+        nlu_deadline=settings.nlu_timeout_s,
     )
     if args.now is not None:
         fixed = args.now
@@ -123,16 +127,16 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the configured channels; with none configured and --demo, the embedded demo."""
-    matrix = MatrixSettings.from_env()
+    matrix = settings.matrix
     if matrix is None and not args.demo:
         sys.stderr.write("No channel is configured: set MATRIX_HOMESERVER, MATRIX_USER_ID and "
                          "MATRIX_PASSWORD (see .env.example), or run `make run` for the demo.\n")
         return 2
-    storage = StorageSettings.from_env()
-    store = await _open_store(storage, args.demo)
+    store = await _open_store(settings, args.demo)
     if store is None:
         return 2
-    pickle_key = load_server_secrets(storage.secrets_file).matrix_pickle_key
+    pickle_key = load_server_secrets(settings.secrets_file).matrix_pickle_key
+    session_file = session_file_beside(settings.secrets_file)
     local_nlu = _start_local_nlu() if args.local_nlu else None
     understanding = _understanding(settings, local_nlu)
     try:
@@ -144,12 +148,19 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
                                  "not from the bot's image.\n")
                 return 2
             return await run_demo(
-                settings, store, storage.data_dir, pickle_key, understanding, settings.locale
+                settings, store, settings.data_dir, session_file, pickle_key, understanding,
+                settings.locale,
             )
-        bot = await MatrixBot.start(
-            matrix, store, Resources.load(settings.deployment_file), data_dir=storage.data_dir,
-            pickle_key=pickle_key, understanding=understanding, locale=settings.locale,
-        )
+        try:
+            bot = await MatrixBot.start(
+                matrix, store, Resources.load(settings.deployment_file),
+                data_dir=settings.data_dir, session_file=session_file, pickle_key=pickle_key,
+                understanding=understanding, locale=settings.locale,
+                nlu_deadline=settings.nlu_timeout_s,
+            )
+        except (MatrixLoginError, SecretsError) as error:
+            sys.stderr.write(f"The Matrix channel cannot start: {error}.\n")
+            return 2
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
@@ -178,7 +189,7 @@ async def _health(settings: Settings) -> int:
         report["nlu"] = {"answered_probe": answered, **understanding.status()}
         await understanding.aclose()
     healthy = True
-    matrix = MatrixSettings.from_env()
+    matrix = settings.matrix
     if matrix is None:
         report["matrix"] = "not configured"
     else:

@@ -1,36 +1,29 @@
-"""Settings from the environment (see .env.example), read once at start."""
+"""Settings from the environment (see .env.example), read once at start.
+
+``Settings`` declares every variable the bot reads: the store's (``StorageSettings``, beside
+the store) and the bot's own. Each is typed and checked when the program starts; an invalid
+value stops it with one sentence naming the variable and what it accepts.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from flows.deployment import DEFAULT_DEPLOYMENT
 from flows.texts import DEFAULT_LOCALE, LOCALES
+from nlu.client import DEFAULT_TIMEOUT_S
+from storage.config import StorageSettings
 
-
-@dataclass(frozen=True)
-class Settings:
-    locale: str
-    deployment_file: Path
-    nlu_url: str | None
-    nlu_token: str | None
-    log_level: str
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        locale = env.get("BOT_LOCALE", DEFAULT_LOCALE)
-        if locale not in LOCALES:
-            raise SystemExit(f"BOT_LOCALE must be one of {', '.join(LOCALES)}")
-        return cls(
-            locale=locale,
-            deployment_file=Path(env.get("DEPLOYMENT_FILE") or DEFAULT_DEPLOYMENT),
-            nlu_url=env.get("NLU_URL") or None,
-            nlu_token=env.get("NLU_TOKEN") or None,
-            log_level=env.get("LOG_LEVEL", "WARNING").upper(),
-        )
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The conversation never waits long on the NLU: past this, the lexicons answer better.
+MAX_NLU_TIMEOUT_S = 5.0
+HTTP_URL = r"^https?://\S+$"
+# A Matrix user id: @localpart:server.
+USER_IDS = r"^\s*@[^\s:,]+:[^\s,]+(\s*,\s*@[^\s:,]+:[^\s,]+)*\s*$"
 
 
 def _user_ids(value: str | None) -> tuple[str, ...]:
@@ -49,27 +42,98 @@ class MatrixSettings:
     staff_users: frozenset[str] = frozenset()
     on_call: tuple[str, ...] = ()
 
+
+class Settings(StorageSettings):
+    locale: str = Field(
+        DEFAULT_LOCALE, alias="BOT_LOCALE", description=f"one of {', '.join(LOCALES)}"
+    )
+    deployment_file: Path = Field(
+        DEFAULT_DEPLOYMENT, alias="DEPLOYMENT_FILE", description="a file path"
+    )
+    nlu_url: str | None = Field(
+        None, alias="NLU_URL", pattern=HTTP_URL, description="an http:// or https:// URL"
+    )
+    nlu_token: SecretStr | None = Field(None, alias="NLU_TOKEN", description="a token")
+    nlu_timeout_s: float = Field(
+        DEFAULT_TIMEOUT_S, alias="NLU_TIMEOUT_S", gt=0, le=MAX_NLU_TIMEOUT_S,
+        description=f"a number of seconds above 0 and at most {MAX_NLU_TIMEOUT_S:g}",
+    )
+    log_level: str = Field(
+        "WARNING", alias="LOG_LEVEL", description=f"one of {', '.join(LOG_LEVELS)}"
+    )
+    matrix_homeserver: str | None = Field(
+        None, alias="MATRIX_HOMESERVER", pattern=HTTP_URL,
+        description="an http:// or https:// URL",
+    )
+    matrix_user_id: str | None = Field(
+        None, alias="MATRIX_USER_ID", pattern=USER_IDS,
+        description="a Matrix user id such as @entraide:example.org",
+    )
+    matrix_password: SecretStr | None = Field(
+        None, alias="MATRIX_PASSWORD", description="a password"
+    )
+    matrix_access_token: SecretStr | None = Field(
+        None, alias="MATRIX_ACCESS_TOKEN", description="an access token"
+    )
+    matrix_staff_room: str | None = Field(
+        None, alias="MATRIX_STAFF_ROOM", pattern=r"^!\S+:\S+$",
+        description="a Matrix room id such as !abcdef:example.org",
+    )
+    matrix_staff_users: str = Field(
+        "", alias="MATRIX_STAFF_USERS", pattern=f"{USER_IDS}|^$",
+        description="comma-separated Matrix user ids",
+    )
+    matrix_staff_oncall: str = Field(
+        "", alias="MATRIX_STAFF_ONCALL", pattern=f"{USER_IDS}|^$",
+        description="comma-separated Matrix user ids",
+    )
+
+    @field_validator("log_level", mode="before")
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> MatrixSettings | None:
-        env = dict(os.environ if env is None else env)
-        homeserver = env.get("MATRIX_HOMESERVER")
-        user_id = env.get("MATRIX_USER_ID")
-        if not homeserver or not user_id:
+    def _upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError("unknown locale")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value not in LOG_LEVELS:
+            raise ValueError("unknown log level")
+        return value
+
+    @model_validator(mode="after")
+    def _matrix_complete(self) -> Self:
+        if self.matrix_homeserver and self.matrix_user_id:
+            if self.matrix_password is None and self.matrix_access_token is None:
+                raise ValueError(
+                    "Set MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN for the bot's account."
+                )
+            if self.matrix_staff_room and not self.matrix_staff_users:
+                raise ValueError(
+                    "MATRIX_STAFF_ROOM needs MATRIX_STAFF_USERS, the commission's ids."
+                )
+        return self
+
+    @property
+    def matrix(self) -> MatrixSettings | None:
+        if not self.matrix_homeserver or not self.matrix_user_id:
             return None
-        password = env.get("MATRIX_PASSWORD") or None
-        token = env.get("MATRIX_ACCESS_TOKEN") or None
-        if password is None and token is None:
-            raise SystemExit("Set MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN for the bot's account.")
-        staff_room = env.get("MATRIX_STAFF_ROOM") or None
-        staff_users = frozenset(_user_ids(env.get("MATRIX_STAFF_USERS")))
-        if staff_room and not staff_users:
-            raise SystemExit("MATRIX_STAFF_ROOM needs MATRIX_STAFF_USERS, the commission's ids.")
-        return cls(
-            homeserver=homeserver.rstrip("/"),
-            user_id=user_id,
-            password=password,
-            access_token=token,
-            staff_room=staff_room,
-            staff_users=staff_users,
-            on_call=_user_ids(env.get("MATRIX_STAFF_ONCALL")),
+        return MatrixSettings(
+            homeserver=self.matrix_homeserver.rstrip("/"),
+            user_id=self.matrix_user_id,
+            password=_revealed(self.matrix_password),
+            access_token=_revealed(self.matrix_access_token),
+            staff_room=self.matrix_staff_room,
+            staff_users=frozenset(_user_ids(self.matrix_staff_users)),
+            on_call=_user_ids(self.matrix_staff_oncall),
         )
+
+
+def _revealed(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from flows import answers, journey
+from flows import answers, journey, receipt_code
 from flows.commands import command_of, need_of, persona_of
 from flows.crisis import CrisisSignal, detect_crisis
 from flows.crisis_answers import riskier, rud_answer
@@ -56,14 +56,12 @@ class ReceiptChecked:
 
     found: bool
     throttled: bool = False
+    # Throttled for a moment only: many codes are being tried, not too many by this person.
+    busy: bool = False
     replies: tuple[str, ...] = ()
 
 
 Event = UserMessage | SlotUnavailable | ReceiptIssued | ReceiptChecked
-
-# Four groups of four letters and digits, as the store prints receipt codes; at least one
-# digit, so that no ordinary word is taken for one.
-RECEIPT_CODE = re.compile(r"^[0-9a-z]{4}(?:[\s-]*[0-9a-z]{4}){3}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ def handle(state: ConversationState, event: Event, context: Context) -> Reply:
     elif isinstance(event, ReceiptIssued):
         turn.receipt_issued(event.code)
     elif isinstance(event, ReceiptChecked):
-        turn.receipt_checked(event.found, event.throttled, event.replies)
+        turn.receipt_checked(event.found, event.throttled, event.busy, event.replies)
     else:
         _user_message(turn, event)
     return _reply(turn)
@@ -165,7 +163,7 @@ def _user_message(turn: journey.Turn, event: UserMessage) -> None:
         return
     step = turn.state.step
     takes_free_text = step in ("message", "contact")
-    if not takes_free_text and _is_receipt_code(text):
+    if not takes_free_text and receipt_code.looks_like_code(text):
         turn.effects.append(ReceiptPresented(text))
         turn.say(turn.t("receipt.checking"))
         return
@@ -203,10 +201,6 @@ def _command_reading(turn: journey.Turn, event: UserMessage) -> Interpretation |
 # What stays a command while the person writes for the commission: going back, and the
 # emergency numbers.
 FREE_TEXT_COMMANDS = frozenset({"back", "emergency"})
-
-
-def _is_receipt_code(text: str) -> bool:
-    return bool(RECEIPT_CODE.match(text)) and any(char.isdigit() for char in text)
 
 
 def _picks_options(turn: journey.Turn, text: str, event: UserMessage) -> bool:

@@ -861,8 +861,12 @@ class Turn:
         self.say(self.t("receipt.issued", code=code))
         self.reask(counted=False)
 
-    def receipt_checked(self, found: bool, throttled: bool, replies: tuple[str, ...]) -> None:
-        if throttled:
+    def receipt_checked(
+        self, found: bool, throttled: bool, busy: bool, replies: tuple[str, ...]
+    ) -> None:
+        if busy:
+            self.say(self.t("receipt.busy"))
+        elif throttled:
             self.say(self.t("receipt.throttled"))
         elif not found:
             self.say(self.t("receipt.unknown"))

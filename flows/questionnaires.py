@@ -19,8 +19,6 @@ UNKNOWN_SEX = "unknown"
 # The key of a cut-off that does not depend on sex.
 ANY_SEX = "any"
 
-Locale = str  # "fr" | "en"
-
 
 @dataclass(frozen=True)
 class AnswerOption:

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from enum import StrEnum
-from functools import cache
-from importlib import resources
 from typing import Any, Final
 
 import httpx
-import yaml
 
+from flows import geography
 from flows.understanding import Interpretation
 
 log = logging.getLogger(__name__)
@@ -48,6 +44,12 @@ class CircuitBreaker:
 
     After the cool-down one trial call goes through (half-open): its success closes the
     breaker, its failure opens it again for another cool-down.
+
+    Written here rather than taken from a package: purgatory 3.0 times its cool-down with the
+    wall clock (``time.time()``, which jumps with NTP) and lets every concurrent call through
+    while half-open; aiobreaker 1.2 (2021) mixes ``datetime.now()`` and ``utcnow()``;
+    pybreaker 1.4 awaits through Tornado. None takes an injectable monotonic clock, which the
+    tests drive, nor keeps the one-trial-at-a-time rule that spares a sick service.
     """
 
     def __init__(
@@ -112,7 +114,6 @@ class RasaUnderstanding:
         failures_to_open: int = FAILURES_TO_OPEN,
         cool_down_s: float = COOL_DOWN_S,
         max_chars: int = MAX_TEXT_CHARS,
-        departments: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -127,7 +128,6 @@ class RasaUnderstanding:
             transport=transport,
             trust_env=False,
         )
-        self._departments = department_index(departments or load_departments())
         self._counters = {
             "calls": 0,
             "answered": 0,
@@ -136,16 +136,6 @@ class RasaUnderstanding:
             "timeouts": 0,
         }
         self._last_failure: str | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RasaUnderstanding:
-        """Built from NLU_URL, NLU_TOKEN and optionally NLU_TIMEOUT_S."""
-        env = os.environ if environ is None else environ
-        return cls(
-            env.get("NLU_URL") or DEFAULT_URL,
-            env.get("NLU_TOKEN") or None,
-            timeout_s=float(env.get("NLU_TIMEOUT_S") or DEFAULT_TIMEOUT_S),
-        )
 
     async def interpret(self, text: str) -> Interpretation | None:
         if not text.strip():
@@ -229,63 +219,9 @@ class RasaUnderstanding:
             if not isinstance(name, str) or not isinstance(value, str | int) or name in entities:
                 continue
             if name == DEPARTMENT:
-                code = department_code(str(value), self._departments)
+                code = geography.department_of(str(value))
                 if code is not None:
                     entities[name] = code
             else:
                 entities[name] = str(value)
         return entities
-
-
-@cache
-def load_departments() -> Mapping[str, str]:
-    """Department code to name, from the engine's data file (flows/data/departments.yaml)."""
-    text = resources.files("flows").joinpath("data/departments.yaml").read_text("utf-8")
-    table = yaml.safe_load(text)["departments"]
-    return {str(code): str(name) for code, name in table.items()}
-
-
-def _key(text: str) -> str:
-    """Lower case, no accents, hyphens and apostrophes as spaces: how names are compared."""
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    for mark in "-'\u2019_.,":
-        bare = bare.replace(mark, " ")
-    return " ".join(bare.split())
-
-
-# Words that may come with a department name in what the extractor returns ("l'Ain",
-# "département 64", "la Réunion").
-_LEADING_WORDS: Final = frozenset(
-    {"l", "le", "la", "les", "d", "du", "de", "des", "en", "dans", "departement", "dept", "dpt"}
-)
-
-
-def department_index(departments: Mapping[str, str]) -> dict[str, str]:
-    """Every accepted spelling of a department (as a ``_key``) to its code."""
-    index: dict[str, str] = {}
-    for code, name in departments.items():
-        spellings = {code, name, name.replace("Saint", "St")}
-        words = _key(name).split()
-        if words[0] in _LEADING_WORDS:
-            spellings.add(" ".join(words[1:]))
-        if name == "Territoire de Belfort":
-            spellings.add("Belfort")
-        for spelling in spellings:
-            index[_key(spelling)] = code
-    return index
-
-
-def department_code(value: str, index: Mapping[str, str]) -> str | None:
-    """The department code for an extracted value, or None when it names no department."""
-    words = _key(value).split()
-    while words:
-        candidate = " ".join(words)
-        if candidate in index:
-            return index[candidate]
-        if len(candidate) == 1 and candidate.isdigit() and "0" + candidate in index:
-            return index["0" + candidate]
-        if words[0] not in _LEADING_WORDS:
-            return None
-        words = words[1:]
-    return None

@@ -20,13 +20,14 @@ from storage.keys import (
 from storage.policy import Argon2Cost, ReceiptPolicy, RetentionPolicy
 from storage.records import CaseInfo, Conversation, OutboxItem, Reply, SealedMessage
 from storage.sealing import CommissionPrivateKey, CommissionPublicKey, open_sealed
-from storage.store import STATUS_CLOSED, STATUS_OPEN, Store, open_store, utcnow
+from storage.store import STATUS_CLOSED, STATUS_OPEN, CaseWrites, Store, open_store, utcnow
 
 __all__ = [
     "STATUS_CLOSED",
     "STATUS_OPEN",
     "Argon2Cost",
     "CaseInfo",
+    "CaseWrites",
     "CommissionPrivateKey",
     "CommissionPublicKey",
     "Conversation",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from storage.keys import create_private_file
 
 
 def _is_sqlite(url: str) -> bool:
@@ -20,10 +21,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         return create_async_engine(database_url, pool_size=5, max_overflow=5, pool_pre_ping=True)
     path = make_url(database_url).database
     if path and path != ":memory:":
-        db_file = Path(path)
-        db_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not db_file.exists():
-            os.close(os.open(db_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        create_private_file(Path(path))
     # One connection: the process's writers queue in the pool rather than in SQLite's busy
     # loop; BEGIN IMMEDIATE keeps another process (the staff tool) from a stale snapshot.
     engine = create_async_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=120)

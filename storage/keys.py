@@ -1,14 +1,16 @@
 """Server secrets and commission keys: what the bot host holds, and what only the commission holds.
 
 The bot host keeps a 0600 JSON file with the pseudonym HMAC key, the key-encryption key, the
-Matrix store pickle key and the commission's *public* keys by key id. The commission's
-private key is written, encrypted under a passphrase (Argon2id then AES-256-GCM), to a path
-the operator chooses, never into the data directory.
+Matrix store pickle key, the key that signs exports for the commission and the commission's
+*public* keys by key id. The commission's private key is written, encrypted under a
+passphrase (Argon2id then AES-256-GCM), to a path the operator chooses, never into the data
+directory.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -50,6 +52,9 @@ class ServerSecrets:
     matrix_pickle_key: bytes = field(repr=False)
     commission_keys: Mapping[str, CommissionPublicKey]
     current_key_id: str
+    # The Ed25519 seed that signs exports; None in files written before exports were signed,
+    # until `keys signing-key` adds one.
+    signing_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def generate(cls, commission_key: CommissionPublicKey) -> ServerSecrets:
@@ -59,7 +64,13 @@ class ServerSecrets:
             matrix_pickle_key=secrets.token_bytes(SECRET_BYTES),
             commission_keys={commission_key.key_id: commission_key},
             current_key_id=commission_key.key_id,
+            signing_key=secrets.token_bytes(SECRET_BYTES),
         )
+
+    def with_signing_key(self) -> ServerSecrets:
+        if self.signing_key is not None:
+            return self
+        return replace(self, signing_key=secrets.token_bytes(SECRET_BYTES))
 
     @property
     def current_commission_key(self) -> CommissionPublicKey:
@@ -82,6 +93,8 @@ class ServerSecrets:
                 for key_id, key in self.commission_keys.items()
             },
         }
+        if self.signing_key is not None:
+            document["signing_key"] = _b64(self.signing_key)
         return json.dumps(document, indent=2) + "\n"
 
     @classmethod
@@ -100,10 +113,12 @@ class ServerSecrets:
                 matrix_pickle_key=_unb64(document["matrix_pickle_key"]),
                 commission_keys=keys,
                 current_key_id=document["current_key_id"],
+                signing_key=_unb64(document["signing_key"]) if "signing_key" in document else None,
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise SecretsError("malformed server secrets") from None
-        if loaded.current_key_id not in keys or len(loaded.kek) != SECRET_BYTES:
+        signing_ok = loaded.signing_key is None or len(loaded.signing_key) == SECRET_BYTES
+        if loaded.current_key_id not in keys or len(loaded.kek) != SECRET_BYTES or not signing_ok:
             raise SecretsError("malformed server secrets")
         return loaded
 
@@ -123,6 +138,15 @@ def load_server_secrets(path: Path, environ: Mapping[str, str] | None = None) ->
     if env.get(SECRETS_ENV):
         return ServerSecrets.from_json(env[SECRETS_ENV])
     raise SecretsError(f"no server secrets at {path}: run `python -m bot keys init`")
+
+
+def create_private_file(path: Path) -> None:
+    """An empty file readable by its owner only, unless it already exists (a database the
+    next line opens: created here first so that it is never readable by others, not even
+    for a moment)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def write_private_file(path: Path, data: bytes, *, overwrite: bool = False) -> None:

@@ -11,12 +11,16 @@ from argon2.low_level import Type, hash_secret_raw
 # and no longer than needed for an active case (one year after its last message here).
 CLOSED_CASE_TTL = timedelta(days=61)
 ACTIVE_CASE_TTL = timedelta(days=365)
+# A staff-room copy nobody delivered within a week is shredded: the sealed copy stays for
+# the commission, and words should not wait on the server for a room that is gone.
+UNDELIVERED_COPY_TTL = timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class RetentionPolicy:
     closed_case_ttl: timedelta = CLOSED_CASE_TTL
     active_case_ttl: timedelta = ACTIVE_CASE_TTL
+    undelivered_copy_ttl: timedelta = UNDELIVERED_COPY_TTL
 
 
 @dataclass(frozen=True)
@@ -45,16 +49,22 @@ TEST_ARGON2_COST = Argon2Cost(time_cost=1, memory_cost_kib=8, parallelism=1)
 
 @dataclass(frozen=True)
 class ReceiptPolicy:
-    """Wrong codes allowed within ``window`` before attempts are refused.
+    """How receipt codes are hashed, and how wrong codes are slowed down.
 
-    The global limit stops one attacker spreading guesses over many accounts; the price is
-    that a flood of wrong codes also delays honest people for up to ``window``.
+    A pseudonym that sent ``failures_per_pseudonym`` wrong codes within ``window`` is
+    refused until the oldest leaves the window. Everyone together shares
+    ``hashes_per_minute`` Argon2 verifications (``hash_burst`` at once): pseudonyms cost
+    nothing to create, so a flood from many of them must not lock honest people out; it
+    only keeps them waiting for the next verification, a second or so, and cannot run the
+    server out of memory or CPU. With 80-bit codes, a thousand guesses a minute would still
+    need longer than the age of the universe to hit one.
     """
 
     hash_cost: Argon2Cost = Argon2Cost()
     failures_per_pseudonym: int = 4
-    failures_global: int = 100
     window: timedelta = timedelta(hours=1)
+    hashes_per_minute: int = 60
+    hash_burst: int = 10
 
 
 def argon2id(secret: str, salt: bytes, cost: Argon2Cost) -> bytes:

@@ -1,4 +1,4 @@
-"""Receipt codes: 80 random bits read aloud as four groups of four Crockford base32 characters."""
+"""Receipt codes: made from 80 random bits, stored as an Argon2id hash bound to its case."""
 
 from __future__ import annotations
 
@@ -6,27 +6,14 @@ import hashlib
 import hmac
 import secrets
 
+from flows import crockford, receipt_code
 from storage.policy import Argon2Cost, argon2id
-
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_CHARS = 16
-GROUP = 4
-# Crockford's decoding rules: letters that look like digits read as those digits.
-_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 def new_code() -> str:
-    value = secrets.randbits(CODE_CHARS * 5)
-    chars = [ALPHABET[(value >> (5 * i)) & 31] for i in range(CODE_CHARS)]
-    return "-".join("".join(chars[i : i + GROUP]) for i in range(0, CODE_CHARS, GROUP))
-
-
-def normalize(code: str) -> str | None:
-    """The canonical 16 characters, or None when ``code`` cannot be a receipt."""
-    compact = "".join(code.split()).replace("-", "").upper().translate(_ALIASES)
-    if len(compact) != CODE_CHARS or any(char not in ALPHABET for char in compact):
-        return None
-    return compact
+    """A fresh code as the person is shown it: four groups of four."""
+    value = secrets.randbits(receipt_code.BITS)
+    return receipt_code.grouped(crockford.encode(value, receipt_code.CODE_CHARS))
 
 
 def receipt_salt(hmac_key: bytes) -> bytes:
@@ -40,3 +27,16 @@ def receipt_salt(hmac_key: bytes) -> bytes:
 
 def hash_code(canonical: str, salt: bytes, cost: Argon2Cost) -> str:
     return argon2id(canonical, salt, cost).hex()
+
+
+def receipt_mac_key(hmac_key: bytes) -> bytes:
+    return hmac.new(hmac_key, b"entraide/receipt-mac", hashlib.sha256).digest()
+
+
+def receipt_mac(mac_key: bytes, code_hash: str, hash_label: str, case_id: str) -> str:
+    """Binds a receipt row to its case: whoever can write to the database but lacks the
+    server's key cannot point a code at another case, nor plant a code of their own."""
+    message = b"\x00".join(
+        [b"entraide/receipt", code_hash.encode(), hash_label.encode(), case_id.encode()]
+    )
+    return hmac.new(mac_key, message, hashlib.sha256).hexdigest()

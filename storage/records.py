@@ -11,7 +11,6 @@ from typing import Any
 class Conversation:
     case_id: str
     state: dict[str, Any]
-    address: str | None
 
 
 @dataclass(frozen=True)

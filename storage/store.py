@@ -1,9 +1,10 @@
 """The case store: pseudonymous, encrypted, and blind to what a conversation means.
 
-Everything the bot must read back (conversation state, the address to answer on, replies,
-outbox payloads) is encrypted with the case's own data key; what a person writes for the
-commission is sealed to the commission's public key and wrapped once more with that data
-key, so destroying the key (erasure) makes every copy unreadable, backups included.
+Everything the bot must read back (conversation state, what describes the case, replies)
+is encrypted with the case's own data key, so destroying the key (erasure) makes every copy
+unreadable, backups included. What a person writes for the commission is sealed to the
+commission's public key and wrapped once more with that data key; its staff-room delivery
+copy, when a staff room exists, has a key of its own, destroyed once delivered.
 """
 
 from __future__ import annotations
@@ -16,25 +17,29 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from flows import crockford
 from storage import envelope, sealing, tables
 from storage.config import StorageSettings, is_within
 from storage.engine import checkpoint, create_engine
-from storage.errors import ReceiptThrottled, SecretsError, StorageError, UnknownCase
+from storage.errors import SecretsError, StorageError, UnknownCase
 from storage.keys import ServerSecrets, load_server_secrets
 from storage.keystore import CaseKeyStore
 from storage.migrate import upgrade
 from storage.policy import ReceiptPolicy, RetentionPolicy
-from storage.receipts import hash_code, new_code, normalize, receipt_salt
+from storage.receipt_book import ReceiptBook
 from storage.records import CaseInfo, Conversation, OutboxItem, Reply, SealedMessage
 from storage.sealing import CommissionPublicKey
 
@@ -46,11 +51,9 @@ STATUS_CLOSED = "closed"
 # A key written to the key store whose case row never followed (a crash in between).
 ORPHAN_KEY_GRACE = timedelta(days=1)
 CASE_KEY_CACHE = 1024
-THROTTLE_MEMORY = 10_000
 DEFAULT_RETENTION = RetentionPolicy()
 DEFAULT_RECEIPTS = ReceiptPolicy()
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
-_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 _PSEUDONYM = re.compile(r"[0-9a-f]{64}\Z")
 
 
@@ -73,8 +76,7 @@ def _pseudonym(value: str) -> str:
 
 
 def _new_case_id() -> str:
-    value = secrets.randbits(80)
-    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(16))
+    return crockford.encode(secrets.randbits(80), 16).lower()
 
 
 def _new_id() -> str:
@@ -100,10 +102,9 @@ class Store:
         self._clock = clock
         self._sqlite = engine.dialect.name == "sqlite"
         self._keys: OrderedDict[str, bytes] = OrderedDict()
-        self._receipt_lock = asyncio.Lock()
-        # Refusals already decided, so a flood of guesses costs no database work.
-        self._throttled_until: dict[str | None, datetime] = {}
-        self._receipt_salt = receipt_salt(secrets_.hmac_key)
+        self._receipt_book = ReceiptBook(
+            engine, secrets_.hmac_key, receipts, clock=self._now, audit=self.record_event
+        )
         # Where the secrets came from, to follow `keys rotate` without a restart.
         self._secrets_file: Path | None = None
         self._secrets_stamp: int | None = None
@@ -195,17 +196,10 @@ class Store:
         state = envelope.decrypt(
             key, row.state, purpose="state", case_id=row.case_id, context=pseudonym
         )
-        address = None
-        if row.address is not None:
-            address = envelope.decrypt(
-                key, row.address, purpose="address", case_id=row.case_id, context=pseudonym
-            ).decode()
-        return Conversation(row.case_id, json.loads(state), address)
+        return Conversation(row.case_id, json.loads(state))
 
-    async def save_conversation(
-        self, pseudonym: str, state: dict[str, Any], *, address: str | None = None
-    ) -> str:
-        """Store the state (and the address when given); the first save creates the case."""
+    async def save_conversation(self, pseudonym: str, state: dict[str, Any]) -> str:
+        """Store the state; the first save creates the case."""
         _pseudonym(pseudonym)
         conv = tables.conversations
         async with self._engine.connect() as conn:
@@ -215,31 +209,26 @@ class Store:
         if case_id is not None:
             key = await self._case_key(case_id)
             if key is not None:
-                await self._update_conversation(pseudonym, case_id, key, state, address)
+                await self._update_conversation(pseudonym, case_id, key, state)
                 return str(case_id)
             await self.erase_case(case_id)
-        return await self._create_case(pseudonym, state, address)
+        return await self._create_case(pseudonym, state)
 
     def _conversation_values(
-        self, pseudonym: str, case_id: str, key: bytes, state: dict[str, Any], address: str | None
+        self, pseudonym: str, case_id: str, key: bytes, state: dict[str, Any]
     ) -> dict[str, Any]:
         plain = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
-        values: dict[str, Any] = {
+        return {
             "state": envelope.encrypt(
                 key, plain, purpose="state", case_id=case_id, context=pseudonym
             ),
             "updated_at": self._now(),
         }
-        if address is not None:
-            values["address"] = envelope.encrypt(
-                key, address.encode(), purpose="address", case_id=case_id, context=pseudonym
-            )
-        return values
 
     async def _update_conversation(
-        self, pseudonym: str, case_id: str, key: bytes, state: dict[str, Any], address: str | None
+        self, pseudonym: str, case_id: str, key: bytes, state: dict[str, Any]
     ) -> None:
-        values = self._conversation_values(pseudonym, case_id, key, state, address)
+        values = self._conversation_values(pseudonym, case_id, key, state)
         conv = tables.conversations
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -249,21 +238,20 @@ class Store:
             )
             await self._touch(conn, case_id)
 
-    async def _create_case(self, pseudonym: str, state: dict[str, Any], address: str | None) -> str:
+    async def _create_case(self, pseudonym: str, state: dict[str, Any]) -> str:
         case_id = _new_case_id()
         now = self._now()
         key = envelope.new_key()
         wrapped = envelope.wrap_case_key(self._secrets.kek, case_id, key)
         # The key goes first, so a case row never exists without its key.
         await asyncio.to_thread(self._keystore.put, case_id, wrapped, now)
-        values = self._conversation_values(pseudonym, case_id, key, state, address)
+        values = self._conversation_values(pseudonym, case_id, key, state)
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
                     sa.insert(tables.cases).values(
                         id=case_id,
                         status=STATUS_OPEN,
-                        categories=[],
                         created_at=now,
                         last_activity_at=now,
                     )
@@ -276,7 +264,7 @@ class Store:
         except IntegrityError:
             # Another task created this conversation first: drop our key and save into theirs.
             await asyncio.to_thread(self._keystore.delete, case_id)
-            return await self.save_conversation(pseudonym, state, address=address)
+            return await self.save_conversation(pseudonym, state)
         self._keys[case_id] = key
         log.debug("case.created case=%s", case_id)
         return case_id
@@ -296,6 +284,24 @@ class Store:
 
     # -- cases ------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def writes_for(self, pseudonym: str) -> AsyncIterator[CaseWrites | None]:
+        """The writes to this person's case, in one transaction (None: no case yet)."""
+        _pseudonym(pseudonym)
+        conv = tables.conversations
+        async with self._engine.begin() as conn:
+            case_id = await conn.scalar(
+                sa.select(conv.c.case_id).where(conv.c.pseudonym == pseudonym)
+            )
+            key = None if case_id is None else await self._case_key(case_id)
+            yield None if case_id is None or key is None else CaseWrites(self, conn, case_id, key)
+
+    @asynccontextmanager
+    async def _writes(self, case_id: str) -> AsyncIterator[CaseWrites]:
+        key = await self._require_key(case_id)
+        async with self._engine.begin() as conn:
+            yield CaseWrites(self, conn, case_id, key)
+
     async def update_case(
         self,
         case_id: str,
@@ -305,81 +311,46 @@ class Store:
         status: str | None = None,
         categories: Sequence[str] | None = None,
     ) -> None:
-        values: dict[str, Any] = {}
-        if persona is not None:
-            values["persona"] = _label(persona, "persona")
-        if level is not None:
-            values["level"] = int(level)
-        if status is not None:
-            values["status"] = _label(status, "status")
-            values["closed_at"] = self._now() if status == STATUS_CLOSED else None
-        if categories is not None:
-            values["categories"] = sorted({_label(c, "category") for c in categories})
-        cases = tables.cases
-        async with self._engine.begin() as conn:
-            if values:
-                result = await conn.execute(
-                    sa.update(cases)
-                    .where(cases.c.id == case_id)
-                    .values(**values, last_activity_at=self._now())
-                )
-                found = result.rowcount > 0
-            else:
-                exists = sa.select(cases.c.id).where(cases.c.id == case_id)
-                found = await conn.scalar(exists) is not None
-        if not found:
-            raise UnknownCase("no such case")
+        async with self._writes(case_id) as case:
+            await case.update(persona=persona, level=level, status=status, categories=categories)
 
     async def get_case(self, case_id: str) -> CaseInfo | None:
         cases = tables.cases
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(cases).where(cases.c.id == case_id))).first()
-        if row is None:
+        key = None if row is None else await self._case_key(case_id)
+        if row is None or key is None:
             return None
+        details = _details(key, case_id, row.details)
         return CaseInfo(
             case_id=row.id,
-            persona=row.persona,
-            level=row.level,
+            persona=details.get("persona"),
+            level=details.get("level"),
             status=row.status,
-            categories=tuple(row.categories),
+            categories=tuple(details.get("categories", ())),
             created_at=row.created_at,
             last_activity_at=row.last_activity_at,
             closed_at=row.closed_at,
         )
 
+    def _keyed_hash(self, purpose: str, value: str) -> str:
+        message = b"entraide/" + purpose.encode() + b"\x00" + value.encode()
+        return hmac.new(self._secrets.hmac_key, message, hashlib.sha256).hexdigest()
+
+    def _insert_once(self, table: sa.Table, values: dict[str, Any]) -> sa.Insert:
+        """An insert that a unique key turns into nothing (rowcount 0) instead of an error,
+        so a replay does not abort the rest of its transaction."""
+        insert = sqlite_insert if self._sqlite else postgresql_insert
+        return insert(table).values(**values).on_conflict_do_nothing()
+
     # -- the sealed mailbox and the commission's replies --------------------------------
 
-    async def seal_for_commission(self, case_id: str, kind: str, payload: bytes) -> str:
-        key = await self._require_key(case_id)
-        message_id, values = self._sealed_row(key, case_id, kind, payload)
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.insert(tables.sealed_messages).values(**values))
-            await self._touch(conn, case_id)
-        return message_id
-
-    async def seal_and_enqueue(
-        self,
-        case_id: str,
-        kind: str,
-        payload: bytes,
-        delivery: dict[str, Any],
-        *,
-        dedup_key: str,
+    async def seal_for_commission(
+        self, case_id: str, kind: str, payload: bytes, *, dedup_key: str | None = None
     ) -> bool:
-        """The sealed record and its staff-room delivery in one transaction: a crash
-        leaves both or neither, and a replayed turn (same dedup key) adds nothing."""
-        key = await self._require_key(case_id)
-        _, sealed = self._sealed_row(key, case_id, kind, payload)
-        outbox = self._outbox_row(key, case_id, kind="sealed", payload=delivery,
-                                  dedup_key=dedup_key)
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(sa.insert(tables.outbox).values(**outbox))
-                await conn.execute(sa.insert(tables.sealed_messages).values(**sealed))
-                await self._touch(conn, case_id)
-        except IntegrityError:
-            return False
-        return True
+        """False when this dedup key was already sealed (a replayed turn)."""
+        async with self._writes(case_id) as case:
+            return await case.seal(kind, payload, dedup_key=dedup_key)
 
     def follow_secrets_file(self, path: Path) -> None:
         """Seal to the commission key the secrets file names now: after `keys rotate` the
@@ -404,8 +375,8 @@ class Store:
         return self._secrets.current_commission_key
 
     def _sealed_row(
-        self, key: bytes, case_id: str, kind: str, payload: bytes
-    ) -> tuple[str, dict[str, Any]]:
+        self, key: bytes, case_id: str, kind: str, payload: bytes, dedup_key: str | None
+    ) -> dict[str, Any]:
         public_key = self._commission_key()
         message_id = _new_id()
         sealed = sealing.seal(
@@ -414,7 +385,7 @@ class Store:
         wrapped = envelope.encrypt(
             key, sealed, purpose="sealed", case_id=case_id, context=message_id
         )
-        return message_id, {
+        return {
             "id": message_id,
             "case_id": case_id,
             "kind": kind,
@@ -422,6 +393,7 @@ class Store:
             "format_version": sealing.FORMAT_VERSION,
             "suite": public_key.suite,
             "ciphertext": wrapped,
+            "dedup_hash": None if dedup_key is None else self._keyed_hash("sealed", dedup_key),
             "created_at": self._now(),
         }
 
@@ -453,6 +425,19 @@ class Store:
             )
             for row in rows
         ]
+
+    async def cases_sealed_since(self, since: datetime) -> list[str]:
+        """The cases that received a sealed message at or after ``since``, oldest first."""
+        sealed = tables.sealed_messages
+        first = sa.func.min(sealed.c.created_at)
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(sealed.c.case_id)
+                .where(sealed.c.created_at >= since)
+                .group_by(sealed.c.case_id)
+                .order_by(first, sealed.c.case_id)
+            )
+            return list(result.scalars())
 
     async def append_reply(self, case_id: str, text: str) -> str:
         key = await self._require_key(case_id)
@@ -487,81 +472,52 @@ class Store:
 
     async def book_slot(self, case_id: str, slot_id: str) -> bool:
         """True when the slot is now this case's (also when it already was); False if taken."""
-        table = tables.bookings
-        _label(slot_id, "slot id")
-        if await self.get_case(case_id) is None:
-            raise UnknownCase("no such case")
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    sa.insert(table).values(
-                        slot_id=slot_id, case_id=case_id, created_at=self._now()
-                    )
-                )
-        except IntegrityError:
-            async with self._engine.connect() as conn:
-                holder = await conn.scalar(
-                    sa.select(table.c.case_id).where(table.c.slot_id == slot_id)
-                )
-            return holder == case_id
-        return True
+        async with self._writes(case_id) as case:
+            return await case.book_slot(slot_id)
 
     async def cancel_booking(self, case_id: str, slot_id: str | None = None) -> None:
-        table = tables.bookings
-        condition = table.c.case_id == case_id
-        if slot_id is not None:
-            condition = condition & (table.c.slot_id == slot_id)
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.delete(table).where(condition))
+        async with self._writes(case_id) as case:
+            await case.cancel_booking(slot_id)
 
     async def bookings(self, case_id: str) -> list[str]:
+        key = await self._require_key(case_id)
+        async with self._engine.connect() as conn:
+            return await _bookings(conn, key, case_id)
+
+    def _slot_hash(self, slot_id: str) -> str:
+        return self._keyed_hash("slot", _label(slot_id, "slot id"))
+
+    async def taken_slots(self, candidates: Iterable[str]) -> set[str]:
+        """Which of these slot ids are booked; the table holds only their keyed hashes."""
+        by_hash = {self._slot_hash(slot_id): slot_id for slot_id in candidates}
         table = tables.bookings
         async with self._engine.connect() as conn:
-            rows = await conn.scalars(
-                sa.select(table.c.slot_id)
-                .where(table.c.case_id == case_id)
-                .order_by(table.c.slot_id)
+            found = await conn.scalars(
+                sa.select(table.c.slot_hash).where(table.c.slot_hash.in_(list(by_hash)))
             )
-            return list(rows)
-
-    async def taken_slots(self) -> set[str]:
-        async with self._engine.connect() as conn:
-            return set(await conn.scalars(sa.select(tables.bookings.c.slot_id)))
+            return {by_hash[slot_hash] for slot_hash in found}
 
     # -- outbox -----------------------------------------------------------------------
-
-    def _dedup_hash(self, dedup_key: str) -> str:
-        message = b"entraide/outbox\x00" + dedup_key.encode()
-        return hmac.new(self._secrets.hmac_key, message, hashlib.sha256).hexdigest()
 
     async def enqueue(
         self, case_id: str, kind: str, payload: dict[str, Any], *, dedup_key: str
     ) -> bool:
         """False when this dedup key was already enqueued (a replayed turn)."""
-        key = await self._require_key(case_id)
-        row = self._outbox_row(key, case_id, kind=kind, payload=payload, dedup_key=dedup_key)
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(sa.insert(tables.outbox).values(**row))
-        except IntegrityError:
-            return False
-        return True
+        async with self._writes(case_id) as case:
+            return await case.enqueue(kind, payload, dedup_key=dedup_key)
 
-    def _outbox_row(
-        self, key: bytes, case_id: str, *, kind: str, payload: dict[str, Any], dedup_key: str
-    ) -> dict[str, Any]:
-        item_id = _new_id()
-        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        return {
-            "id": item_id,
-            "case_id": case_id,
-            "kind": _label(kind, "kind"),
-            "dedup_hash": self._dedup_hash(dedup_key),
-            "payload": envelope.encrypt(
-                key, plain, purpose="outbox", case_id=case_id, context=item_id
-            ),
-            "created_at": self._now(),
-        }
+    def _wrap_item_key(self, case_id: str, item_id: str, key: bytes) -> bytes:
+        return envelope.encrypt(
+            self._secrets.kek, key, purpose="item-key", case_id=case_id, context=item_id
+        )
+
+    async def _item_key(self, case_id: str, item_id: str) -> bytes | None:
+        wrapped = await asyncio.to_thread(self._keystore.get_item, item_id)
+        if wrapped is None:
+            return None
+        return envelope.decrypt(
+            self._secrets.kek, wrapped, purpose="item-key", case_id=case_id, context=item_id
+        )
 
     async def pending_outbox(self, limit: int = 50) -> list[OutboxItem]:
         table = tables.outbox
@@ -569,26 +525,27 @@ class Store:
             rows = (
                 await conn.execute(
                     sa.select(table)
-                    .where(table.c.delivered_at.is_(None))
+                    .where(table.c.delivered_at.is_(None), table.c.payload.is_not(None))
                     .order_by(table.c.created_at, table.c.id)
                     .limit(limit)
                 )
             ).all()
         items = []
         for row in rows:
-            key = await self._case_key(row.case_id)
-            if key is None or row.payload is None:
+            key = await self._item_key(row.case_id, row.id)
+            if key is None:
                 continue
-            plain = envelope.decrypt(
+            padded = envelope.decrypt(
                 key, row.payload, purpose="outbox", case_id=row.case_id, context=row.id
             )
-            items.append(
-                OutboxItem(row.id, row.case_id, row.kind, json.loads(plain), row.created_at)
-            )
+            payload = json.loads(sealing.unpad(padded))
+            items.append(OutboxItem(row.id, row.case_id, row.kind, payload, row.created_at))
         return items
 
     async def mark_delivered(self, item_id: str) -> None:
-        """The payload is dropped once delivered; the row stays so a replay is still caught."""
+        """The copy's key is destroyed, which shreds the payload in every copy of the
+        database; the row stays so a replay is still caught."""
+        await asyncio.to_thread(self._keystore.delete_items, [item_id])
         table = tables.outbox
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -603,103 +560,19 @@ class Store:
         """A new code for the case (replacing any earlier one); shown once, stored as a hash."""
         if await self.get_case(case_id) is None:
             raise UnknownCase("no such case")
-        code = new_code()
-        canonical = normalize(code)
-        assert canonical is not None
-        cost = self._receipts.hash_cost
-        digest = await asyncio.to_thread(hash_code, canonical, self._receipt_salt, cost)
-        table = tables.receipts
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.delete(table).where(table.c.case_id == case_id))
-            await conn.execute(
-                sa.insert(table).values(
-                    code_hash=digest,
-                    hash_label=cost.label(),
-                    case_id=case_id,
-                    created_at=self._now(),
-                )
-            )
-        return code
+        return await self._receipt_book.issue(case_id)
 
     async def redeem_receipt(self, code: str, pseudonym: str) -> str | None:
         """The case id, after linking this pseudonym to it; None for a wrong code.
 
-        Raises ReceiptThrottled, without looking at the code, once too many wrong codes came
-        from this pseudonym or from everyone within the policy's window.
+        Raises ReceiptThrottled, as ReceiptBook.redeem says.
         """
-        _pseudonym(pseudonym)
-        async with self._receipt_lock:
-            now = self._now()
-            await self._check_throttle(pseudonym, now)
-            case_id = await self._find_receipt(code)
-            async with self._engine.begin() as conn:
-                failures = tables.receipt_failures
-                if case_id is None:
-                    await conn.execute(sa.insert(failures).values(pseudonym=pseudonym, at=now))
-                else:
-                    await conn.execute(sa.delete(failures).where(failures.c.pseudonym == pseudonym))
-            if case_id is None:
-                await self.record_event("receipt.failed", pseudonym=pseudonym)
-                return None
+        case_id = await self._receipt_book.redeem(code, _pseudonym(pseudonym))
+        if case_id is None:
+            return None
         await self._link(pseudonym, case_id)
         await self.record_event("receipt.redeemed", pseudonym=pseudonym, case_id=case_id)
         return case_id
-
-    async def _check_throttle(self, pseudonym: str, now: datetime) -> None:
-        for who in (pseudonym, None):
-            until = self._throttled_until.get(who)
-            if until is not None and until > now:
-                raise ReceiptThrottled(until - now)
-        if len(self._throttled_until) > THROTTLE_MEMORY:
-            self._throttled_until = {
-                who: until for who, until in self._throttled_until.items() if until > now
-            }
-        policy = self._receipts
-        failures = tables.receipt_failures
-        since = failures.c.at > now - policy.window
-        checks = (
-            (pseudonym, since & (failures.c.pseudonym == pseudonym), policy.failures_per_pseudonym),
-            (None, since, policy.failures_global),
-        )
-        async with self._engine.connect() as conn:
-            for who, condition, limit in checks:
-                count = await conn.scalar(sa.select(sa.func.count()).where(condition)) or 0
-                if count >= limit:
-                    # When enough of the failures leave the window for one more try.
-                    freed_at = await conn.scalar(
-                        sa.select(failures.c.at)
-                        .where(condition)
-                        .order_by(failures.c.at)
-                        .offset(count - limit)
-                        .limit(1)
-                    )
-                    assert freed_at is not None
-                    until = freed_at + policy.window
-                    self._throttled_until[who] = until
-                    raise ReceiptThrottled(max(until - now, timedelta(0)))
-
-    async def _find_receipt(self, code: str) -> str | None:
-        canonical = normalize(code)
-        if canonical is None:
-            return None
-        table = tables.receipts
-        async with self._engine.connect() as conn:
-            labels = set(await conn.scalars(sa.select(table.c.hash_label).distinct()))
-        current = self._receipts.hash_cost
-        costs = [current] + [
-            type(current).from_label(label) for label in labels if label != current.label()
-        ]
-        for cost in costs:
-            digest = await asyncio.to_thread(hash_code, canonical, self._receipt_salt, cost)
-            async with self._engine.connect() as conn:
-                case_id = await conn.scalar(
-                    sa.select(table.c.case_id).where(
-                        table.c.code_hash == digest, table.c.hash_label == cost.label()
-                    )
-                )
-            if case_id is not None:
-                return str(case_id)
-        return None
 
     async def _link(self, pseudonym: str, case_id: str) -> None:
         """Attach this conversation to ``case_id``, carrying its state over to the case key."""
@@ -708,8 +581,7 @@ class Store:
         if current is not None and current.case_id == case_id:
             return
         state = {} if current is None else current.state
-        address = None if current is None else current.address
-        values = self._conversation_values(pseudonym, case_id, key, state, address)
+        values = self._conversation_values(pseudonym, case_id, key, state)
         conv = tables.conversations
         async with self._engine.begin() as conn:
             if current is None:
@@ -717,7 +589,6 @@ class Store:
                     sa.insert(conv).values(pseudonym=pseudonym, case_id=case_id, **values)
                 )
             else:
-                values.setdefault("address", None)
                 await conn.execute(
                     sa.update(conv)
                     .where(conv.c.pseudonym == pseudonym)
@@ -790,8 +661,20 @@ class Store:
             expired = list(await conn.scalars(sa.select(cases.c.id).where(expired_condition)))
         for case_id in expired:
             await self.erase_case(case_id)
+        await self._shred_undelivered(now - self._retention.undelivered_copy_ttl)
         await self._purge_traces(now, active_cutoff)
         return len(expired)
+
+    async def _shred_undelivered(self, cutoff: datetime) -> None:
+        """Delivery copies nobody delivered in time, and the keys of copies whose row never
+        followed (a crash in between), lose their key and with it their payload."""
+        stale = await asyncio.to_thread(self._keystore.item_ids_created_before, cutoff)
+        if not stale:
+            return
+        await asyncio.to_thread(self._keystore.delete_items, stale)
+        outbox = tables.outbox
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.update(outbox).where(outbox.c.id.in_(stale)).values(payload=None))
 
     async def _purge_traces(self, now: datetime, active_cutoff: datetime) -> None:
         failures, events = tables.receipt_failures, tables.events
@@ -815,17 +698,182 @@ class Store:
         self, event_type: str, pseudonym: str | None = None, case_id: str | None = None
     ) -> None:
         """An audit line: what happened, to which pseudonym or case, never any content."""
+        async with self._engine.begin() as conn:
+            await conn.execute(self._event_row(event_type, pseudonym=pseudonym, case_id=case_id))
+
+    def _event_row(
+        self, event_type: str, *, pseudonym: str | None, case_id: str | None
+    ) -> sa.Insert:
         if pseudonym is not None:
             _pseudonym(pseudonym)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.insert(tables.events).values(
-                    at=self._now(),
-                    event_type=_label(event_type, "event type"),
-                    pseudonym=pseudonym,
-                    case_id=case_id,
-                )
+        return sa.insert(tables.events).values(
+            at=self._now(),
+            event_type=_label(event_type, "event type"),
+            pseudonym=pseudonym,
+            case_id=case_id,
+        )
+
+
+def _details(key: bytes, case_id: str, blob: bytes | None) -> dict[str, Any]:
+    if blob is None:
+        return {}
+    plain = envelope.decrypt(key, blob, purpose="details", case_id=case_id)
+    details: dict[str, Any] = json.loads(plain)
+    return details
+
+
+async def _bookings(conn: AsyncConnection, key: bytes, case_id: str) -> list[str]:
+    table = tables.bookings
+    rows = await conn.execute(
+        sa.select(table.c.slot_hash, table.c.slot).where(table.c.case_id == case_id)
+    )
+    return sorted(
+        envelope.decrypt(
+            key, row.slot, purpose="slot", case_id=case_id, context=row.slot_hash
+        ).decode()
+        for row in rows
+    )
+
+
+class CaseWrites:
+    """One case's writes on one transaction: what a turn does to its case is kept whole, or
+    not at all, and costs one connection."""
+
+    def __init__(self, store: Store, conn: AsyncConnection, case_id: str, key: bytes) -> None:
+        self._store = store
+        self._conn = conn
+        self.case_id = case_id
+        self._key = key
+
+    async def update(
+        self,
+        *,
+        persona: str | None = None,
+        level: int | None = None,
+        status: str | None = None,
+        categories: Sequence[str] | None = None,
+    ) -> None:
+        """Changes what is given; the level only ever goes up, also when a person comes
+        back to the case from a new conversation."""
+        cases = tables.cases
+        row = (
+            await self._conn.execute(
+                sa.select(cases.c.details, cases.c.created_at).where(cases.c.id == self.case_id)
             )
+        ).first()
+        if row is None:
+            raise UnknownCase("no such case")
+        now = self._store._now()
+        values: dict[str, Any] = {"last_activity_at": now}
+        if status is not None:
+            values["status"] = _label(status, "status")
+            values["closed_at"] = now if status == STATUS_CLOSED else None
+        details = _details(self._key, self.case_id, row.details)
+        if persona is not None:
+            details["persona"] = _label(persona, "persona")
+        if level is not None:
+            details["level"] = max(int(level), details.get("level") or 0)
+        if categories is not None:
+            details["categories"] = sorted({_label(c, "category") for c in categories})
+        if persona is not None or level is not None or categories is not None:
+            plain = json.dumps(details, separators=(",", ":")).encode()
+            values["details"] = envelope.encrypt(
+                self._key, plain, purpose="details", case_id=self.case_id
+            )
+            await self._count(row.created_at, details)
+        await self._conn.execute(sa.update(cases).where(cases.c.id == self.case_id).values(values))
+
+    async def _count(self, created_at: datetime, details: dict[str, Any]) -> None:
+        """The case's line in the statistics, found again only through the case key."""
+        tag = hmac.new(self._key, b"entraide/statistics", hashlib.sha256).hexdigest()
+        values = {
+            "month": created_at.strftime("%Y-%m"),
+            "persona": details.get("persona"),
+            "level": details.get("level"),
+            "categories": details.get("categories", []),
+        }
+        table = tables.statistics
+        result = await self._conn.execute(sa.update(table).where(table.c.tag == tag).values(values))
+        if result.rowcount == 0:
+            await self._conn.execute(sa.insert(table).values(tag=tag, **values))
+
+    async def seal(self, kind: str, payload: bytes, *, dedup_key: str | None = None) -> bool:
+        """False when this dedup key was already sealed (a replayed turn)."""
+        row = self._store._sealed_row(self._key, self.case_id, kind, payload, dedup_key)
+        result = await self._conn.execute(self._store._insert_once(tables.sealed_messages, row))
+        await self._store._touch(self._conn, self.case_id)
+        return bool(result.rowcount)
+
+    async def enqueue(self, kind: str, payload: dict[str, Any], *, dedup_key: str) -> bool:
+        """A staff-room delivery copy, padded like a sealed message and under a key of its
+        own; False when this dedup key was already enqueued (a replayed turn)."""
+        store = self._store
+        item_id = _new_id()
+        item_key = envelope.new_key()
+        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        row = {
+            "id": item_id,
+            "case_id": self.case_id,
+            "kind": _label(kind, "kind"),
+            "dedup_hash": store._keyed_hash("outbox", dedup_key),
+            "payload": envelope.encrypt(
+                item_key,
+                sealing.pad(plain),
+                purpose="outbox",
+                case_id=self.case_id,
+                context=item_id,
+            ),
+            "created_at": store._now(),
+        }
+        wrapped = store._wrap_item_key(self.case_id, item_id, item_key)
+        # The key goes first, so a payload never exists without the key that shreds it.
+        await asyncio.to_thread(
+            store._keystore.put_item, item_id, self.case_id, wrapped, store._now()
+        )
+        result = await self._conn.execute(store._insert_once(tables.outbox, row))
+        if not result.rowcount:
+            await asyncio.to_thread(store._keystore.delete_items, [item_id])
+        return bool(result.rowcount)
+
+    async def book_slot(self, slot_id: str) -> bool:
+        """True when the slot is now this case's (also when it already was); False if taken."""
+        slot_hash = self._store._slot_hash(slot_id)
+        table = tables.bookings
+        row = {
+            "slot_hash": slot_hash,
+            "case_id": self.case_id,
+            "slot": envelope.encrypt(
+                self._key,
+                slot_id.encode(),
+                purpose="slot",
+                case_id=self.case_id,
+                context=slot_hash,
+            ),
+            "created_at": self._store._now(),
+        }
+        if (await self._conn.execute(self._store._insert_once(table, row))).rowcount:
+            return True
+        holder = await self._conn.scalar(
+            sa.select(table.c.case_id).where(table.c.slot_hash == slot_hash)
+        )
+        return bool(holder == self.case_id)
+
+    async def cancel_booking(self, slot_id: str | None = None) -> bool:
+        """True when something was cancelled; None cancels every booking of the case."""
+        table = tables.bookings
+        condition = table.c.case_id == self.case_id
+        if slot_id is not None:
+            condition = condition & (table.c.slot_hash == self._store._slot_hash(slot_id))
+        result = await self._conn.execute(sa.delete(table).where(condition))
+        return bool(result.rowcount)
+
+    async def bookings(self) -> list[str]:
+        return await _bookings(self._conn, self._key, self.case_id)
+
+    async def record_event(self, event_type: str, pseudonym: str | None = None) -> None:
+        await self._conn.execute(
+            self._store._event_row(event_type, pseudonym=pseudonym, case_id=self.case_id)
+        )
 
 
 async def open_store(

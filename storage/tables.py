@@ -1,4 +1,5 @@
-"""The database schema. Every column holds ciphertext, a pseudonym, a random id or a label."""
+"""The database schema. Every column holds ciphertext, a pseudonym, a random id, a keyed hash,
+a time or a label."""
 
 from __future__ import annotations
 
@@ -53,10 +54,10 @@ cases = sa.Table(
     "cases",
     metadata,
     sa.Column("id", ID, primary_key=True),
-    sa.Column("persona", LABEL),
-    sa.Column("level", sa.SmallInteger),
     sa.Column("status", LABEL, nullable=False),
-    sa.Column("categories", sa.JSON, nullable=False),
+    # Persona, level and categories describe the person: under the case key, so that erasure
+    # shreds them, dead tuples and backups included. Status and times stay clear for retention.
+    sa.Column("details", sa.LargeBinary),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_activity_at", UTCDateTime, nullable=False, index=True),
     sa.Column("closed_at", UTCDateTime, index=True),
@@ -73,7 +74,6 @@ conversations = sa.Table(
     sa.Column("pseudonym", PSEUDONYM, primary_key=True),
     _case_fk(),
     sa.Column("state", sa.LargeBinary, nullable=False),
-    sa.Column("address", sa.LargeBinary),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -88,6 +88,8 @@ sealed_messages = sa.Table(
     sa.Column("suite", LABEL, nullable=False),
     # HPKE ciphertext, itself wrapped with the case data key so that erasure reaches it.
     sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    # A replayed turn seals nothing twice, with or without a staff room to deliver to.
+    sa.Column("dedup_hash", sa.String(64), unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -103,9 +105,12 @@ replies = sa.Table(
 bookings = sa.Table(
     "bookings",
     metadata,
-    # The primary key is what lets a slot be booked once, whatever the race.
-    sa.Column("slot_id", LABEL, primary_key=True),
+    # The primary key is what lets a slot be booked once, whatever the race; a keyed hash of
+    # the slot id, so a database copy alone does not tell when anyone is expected.
+    sa.Column("slot_hash", sa.String(64), primary_key=True),
     _case_fk(),
+    # The slot id itself, under the case key, for the commission's view of the case.
+    sa.Column("slot", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -116,6 +121,8 @@ outbox = sa.Table(
     _case_fk(),
     sa.Column("kind", LABEL, nullable=False),
     sa.Column("dedup_hash", sa.String(64), nullable=False, unique=True),
+    # Padded, under a key of its own in the key store; that key is destroyed on delivery (or
+    # after RetentionPolicy.undelivered_copy_ttl), and with it every copy of the payload.
     sa.Column("payload", sa.LargeBinary),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("delivered_at", UTCDateTime, index=True),
@@ -128,6 +135,8 @@ receipts = sa.Table(
     sa.Column("hash_label", LABEL, nullable=False),
     sa.Column("case_id", ID, sa.ForeignKey("cases.id"), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # HMAC over the other columns but created_at: a row re-pointed at another case is refused.
+    sa.Column("mac", sa.String(64), nullable=False),
 )
 
 receipt_failures = sa.Table(
@@ -136,6 +145,19 @@ receipt_failures = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("pseudonym", PSEUDONYM, nullable=False, index=True),
     sa.Column("at", UTCDateTime, nullable=False, index=True),
+)
+
+statistics = sa.Table(
+    "statistics",
+    metadata,
+    # What the yearly report counts, and nothing that leads back to a case: no case id, no
+    # time finer than the month. The tag is a keyed hash under the case data key, so only a
+    # living case finds its row again; once the key is destroyed the row belongs to no one.
+    sa.Column("tag", sa.String(64), primary_key=True),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("persona", LABEL),
+    sa.Column("level", sa.SmallInteger),
+    sa.Column("categories", sa.JSON, nullable=False),
 )
 
 events = sa.Table(

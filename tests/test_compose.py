@@ -26,9 +26,6 @@ GENERATED_PATHS = {
     "nlu/models": "trained by `make nlu-ready` (gitignored)",
 }
 
-# The modules that read the bot's settings from the environment (the Matrix channel's too).
-ENV_READERS = ("bot/settings.py", "storage/config.py")
-
 # The only service that publishes a port, and the only host address it may bind.
 PUBLISHED_SERVICE = "synapse"
 PUBLISHED_HOST_IP = "127.0.0.1"
@@ -186,52 +183,6 @@ def _published_ports(service: dict[str, Any]) -> list[tuple[str | None, str]]:
     return published
 
 
-def _environment_names_read(path: Path) -> set[str]:
-    """Names passed to env.get(...), os.environ[...], os.getenv(...) and the like in one
-    module; a name given as a module-level constant is resolved through that constant."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    constants = {
-        target.id: node.value.value
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-
-    def is_environment(node: ast.expr) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in {"env", "environ", "environment"}
-        return isinstance(node, ast.Attribute) and node.attr == "environ"
-
-    def name_of(node: ast.expr) -> str:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.Name) and node.id in constants:
-            return constants[node.id]
-        raise AssertionError(
-            f"{path.relative_to(ROOT)}:{node.lineno}: an environment variable whose name this "
-            "test cannot resolve; use a string literal or a module-level constant"
-        )
-
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
-            function = node.func
-            reads_mapping = function.attr == "get" and is_environment(function.value)
-            reads_getenv = (
-                function.attr == "getenv"
-                and isinstance(function.value, ast.Name)
-                and function.value.id == "os"
-            )
-            if reads_mapping or reads_getenv:
-                names.add(name_of(node.args[0]))
-        elif isinstance(node, ast.Subscript) and is_environment(node.value):
-            names.add(name_of(node.slice))
-    return names
-
-
 def test_every_service_has_an_image_or_a_dockerfile_that_exists() -> None:
     assert SERVICES, "docker-compose.yml defines no services"
     for name, service in SERVICES.items():
@@ -291,20 +242,6 @@ def test_every_interpolated_variable_is_documented_in_env_example() -> None:
     assert not missing, (
         f"docker-compose.yml uses {', '.join(missing)}, not documented in .env.example "
         "(as VAR= or # VAR=)"
-    )
-
-
-def test_every_environment_variable_the_bot_reads_is_set_or_documented() -> None:
-    read: set[str] = set()
-    for reader in ENV_READERS:
-        names = _environment_names_read(ROOT / reader)
-        assert names, f"found no environment variable read in {reader}"
-        read |= names
-    set_in_compose = set(_environment(SERVICES["bot"]))
-    missing = sorted(read - set_in_compose - _documented_variables())
-    assert not missing, (
-        f"the bot reads {', '.join(missing)}: set it in the bot service of docker-compose.yml "
-        "or document it in .env.example"
     )
 
 

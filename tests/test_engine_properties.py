@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.commands import command_of
-from flows.engine import RECEIPT_CODE, UserMessage, handle, start
+from flows.engine import UserMessage, handle, start
+from flows.receipt_code import looks_like_code
 from flows.state import ConversationState
 from tests.conftest import RESOURCES, context
 
@@ -78,7 +79,7 @@ free_texts = st.one_of(
     # Digits pick options (a menu choice may lead back to the menu): not free text.
     st.text(max_size=60).filter(
         lambda text: command_of(text, None) is None
-        and not RECEIPT_CODE.match(text.strip())
+        and not looks_like_code(text)
         and not text.strip().isdigit()
     ),
 )

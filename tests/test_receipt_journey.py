@@ -12,7 +12,7 @@ from bot.policy.conversations import Conversations
 from bot.policy.store_keeper import StoreKeeper
 from flows.engine import ReceiptChecked, ReceiptIssued, handle
 from flows.messages import ReceiptPresented, ReceiptRequested
-from storage import CommissionPrivateKey, ReceiptPolicy, ServerSecrets, Store
+from storage import CommissionPrivateKey, ReceiptPolicy, ServerSecrets, Store, receipts
 from storage.policy import Argon2Cost
 from tests.conftest import NOW, RESOURCES, Chat, context
 
@@ -66,7 +66,7 @@ async def test_coming_back_on_another_channel_with_the_code(tmp_path: Path) -> N
     try:
         def channel(name: str) -> Conversations:
             return Conversations(
-                resources=RESOURCES, channel=name, keeper=StoreKeeper(store),
+                resources=RESOURCES, channel=name, keeper=StoreKeeper(store, staff_room=True),
                 commission_connected=True, clock=lambda: NOW,
             )
 
@@ -94,7 +94,7 @@ async def test_coming_back_on_another_channel_with_the_code(tmp_path: Path) -> N
         assert len(await store.sealed_messages(case_id)) == 2
 
         for _ in range(5):
-            said = await telegram.receive("123456", "AAAA-BBBB-CCCC-0000")
+            said = await telegram.receive("123456", receipts.new_code())
         assert any("Trop d'essais" in m.text for m in said)
     finally:
         await store.close()
@@ -106,7 +106,7 @@ async def test_a_turn_replayed_after_a_crash_seals_and_books_once(tmp_path: Path
     cancelled slot is free again."""
     store = await open_store(tmp_path)
     try:
-        keeper = StoreKeeper(store)
+        keeper = StoreKeeper(store, staff_room=True)
         pseudonym = keeper.pseudonym("matrix", "@someone:example.org")
         await keeper.save_state(pseudonym, {"step": "message"})
         for _ in range(2):
@@ -120,7 +120,7 @@ async def test_a_turn_replayed_after_a_crash_seals_and_books_once(tmp_path: Path
         booking = next(i for i in await store.pending_outbox() if i.kind == "booking")
         assert booking.payload == {"slot": "2026-11-24T10:00", "modality": "phone"}
         await keeper.cancel_booking(pseudonym, "2026-11-24T10:00")
-        assert "2026-11-24T10:00" not in await keeper.taken_slots()
+        assert await keeper.taken_slots(["2026-11-24T10:00"]) == frozenset()
         cancelled = [i.payload for i in await store.pending_outbox() if i.kind == "booking"]
         assert {"slot": "2026-11-24T10:00", "cancelled": True} in cancelled
     finally:
@@ -134,7 +134,7 @@ async def test_a_crash_between_the_delivery_copy_and_the_seal_loses_nothing(
     again: the sealed record and its delivery copy are both there, once."""
     store = await open_store(tmp_path)
     try:
-        keeper = StoreKeeper(store)
+        keeper = StoreKeeper(store, staff_room=True)
         pseudonym = keeper.pseudonym("matrix", "@someone:example.org")
         await keeper.save_state(pseudonym, {"step": "message"})
         touch = store._touch
@@ -155,5 +155,26 @@ async def test_a_crash_between_the_delivery_copy_and_the_seal_loses_nothing(
         assert conversation is not None
         assert len(await store.sealed_messages(conversation.case_id)) == 1
         assert [i.kind for i in await store.pending_outbox()].count("sealed") == 1
+    finally:
+        await store.close()
+
+
+async def test_a_flood_from_others_asks_a_person_to_wait_a_minute_not_an_hour(
+    tmp_path: Path,
+) -> None:
+    """Many accounts sending wrong codes only brake everyone for a moment: the next person
+    hears to send the code again in a minute, never that they tried too often."""
+    store = await open_store(tmp_path)
+    try:
+        chat = Conversations(
+            resources=RESOURCES, channel="telegram", keeper=StoreKeeper(store),
+            clock=lambda: NOW,
+        )
+        for number in range(CHEAP.hash_burst + 5):
+            await chat.receive(f"flood-{number}", receipts.new_code())
+        said = await chat.receive("a-person", receipts.new_code())
+        text = " ".join(m.text for m in said)
+        assert "dans une minute" in text
+        assert "une heure" not in text
     finally:
         await store.close()

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.channels.matrix.app import MatrixBot
-from bot.channels.matrix.client import write_private
 from bot.channels.terminal import read_line
 from bot.dev.homeserver import Homeserver, missing
 from bot.dev.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
@@ -25,6 +24,7 @@ from bot.settings import MatrixSettings, Settings
 from flows.resources import Resources
 from flows.understanding import Understanding
 from storage import Store
+from storage.keys import write_private_file
 
 ACCOUNTS_FILE = "accounts.json"
 
@@ -37,7 +37,7 @@ def _load_accounts(path: Path) -> dict[str, Any]:
 
 
 def _save_accounts(path: Path, accounts: dict[str, Any]) -> None:
-    write_private(path, json.dumps(accounts))
+    write_private_file(path, json.dumps(accounts).encode(), overwrite=True)
 
 
 async def _account(
@@ -54,6 +54,7 @@ async def run_demo(
     settings: Settings,
     store: Store,
     data_dir: Path,
+    session_file: Path,
     pickle_key: bytes,
     understanding: Understanding | None,
     locale: str,
@@ -75,6 +76,9 @@ async def run_demo(
     bot: MatrixBot | None = None
     people: list[MatrixPerson] = []
     try:
+        if "bot" not in accounts:
+            # A new demo homeserver: a session kept from an earlier one names a dead token.
+            session_file.unlink(missing_ok=True)
         bot_id, bot_password = await _account(homeserver, accounts, "bot", "entraide")
         staff_id, staff_password = await _account(homeserver, accounts, "staff", "commission")
         person_id, person_password = await _account(homeserver, accounts, "person", "demo")
@@ -97,7 +101,8 @@ async def run_demo(
         )
         bot = await MatrixBot.start(
             matrix, store, Resources.load(settings.deployment_file), data_dir=data_dir,
-            pickle_key=pickle_key, understanding=understanding, locale=locale,
+            session_file=session_file, pickle_key=pickle_key, understanding=understanding,
+            locale=locale,
         )
         await bot.wait_synced()
         person = await MatrixPerson.login(

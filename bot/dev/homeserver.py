@@ -19,9 +19,11 @@ from typing import Any
 import httpx
 import yaml
 
+from storage.keys import write_private_file
+
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PYTHON = REPO / ".venv-synapse" / "bin" / "python"
 CONFIG_NAME = "homeserver.yaml"
 LOG_NAME = "homeserver.log"
@@ -274,11 +276,8 @@ class Homeserver:
             "experimental_features": {},
             **RATE_LIMITS,
         }
-        path = self.config_path
         # The config holds the shared secret that makes admins: owner-only from the start.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            yaml.safe_dump(config, out, sort_keys=False)
+        write_private_file(self.config_path, yaml.safe_dump(config, sort_keys=False).encode())
 
     def _read_config(self) -> dict[str, Any]:
         """Load the config and adopt its port; a clash with the constructor's values is refused."""

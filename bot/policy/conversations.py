@@ -64,7 +64,7 @@ class CaseKeeper(Protocol):
     def pseudonym(self, channel: str, identity: str) -> str: ...
     async def load_state(self, pseudonym: str) -> dict[str, object] | None: ...
     async def save_state(self, pseudonym: str, state: dict[str, object]) -> None: ...
-    async def taken_slots(self) -> frozenset[str]: ...
+    async def taken_slots(self, candidates: Sequence[str]) -> frozenset[str]: ...
     async def update_case(self, pseudonym: str, update: CaseUpdated) -> None: ...
     async def seal_for_commission(
         self, pseudonym: str, kind: str, text: str, sequence: int
@@ -78,7 +78,13 @@ class CaseKeeper(Protocol):
 
 @dataclass
 class Pace:
-    """A token bucket per person: bursts pass, a flood is slowed down, nothing is dropped."""
+    """A token bucket per person: bursts pass, a flood is slowed down, nothing is dropped.
+
+    Not aiolimiter's ``AsyncLimiter``: it reads ``loop.time()`` and wakes its waiters with
+    ``loop.call_at``, so neither the service's ``monotonic`` nor its ``sleep`` can drive it and
+    the tests would have to wait out a real flood; and forgetting idle people would read its
+    private ``_last_check``.
+    """
 
     burst: int = 8
     per_second: float = 1.0
@@ -104,15 +110,20 @@ class Conversations:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Told the channel's identity once a person's erasure is carried out, so the channel
+    # can drop what it holds of that conversation too.
+    on_erased: Callable[[str], Awaitable[None]] | None = None
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _paces: dict[str, Pace] = field(default_factory=dict)
 
     async def _context(self) -> Context:
+        now = self.clock()
+        offered = [slot.id for slot in self.resources.deployment.upcoming_slots(now)]
         return Context(
             resources=self.resources,
             channel=self.channel,
-            now=self.clock(),
-            taken_slots=await self.keeper.taken_slots(),
+            now=now,
+            taken_slots=await self.keeper.taken_slots(offered),
             commission_connected=self.commission_connected,
         )
 
@@ -155,7 +166,7 @@ class Conversations:
                 reply = start(context, self.locale)
             else:
                 reply = resume(ConversationState.from_dict(saved), context)
-            return await self._finish(pseudonym, reply)
+            return await self._finish(identity, pseudonym, reply)
 
     async def _receive(
         self, identity: str, text: str, numbers_are_positions: bool
@@ -168,7 +179,9 @@ class Conversations:
             saved = await self.keeper.load_state(pseudonym)
             if saved is None:
                 # A first message is answered with the welcome, then read like any other.
-                welcome = await self._finish(pseudonym, start(await self._context(), self.locale))
+                welcome = await self._finish(
+                    identity, pseudonym, start(await self._context(), self.locale)
+                )
                 saved = await self.keeper.load_state(pseudonym)
             else:
                 welcome = []
@@ -177,7 +190,7 @@ class Conversations:
             event = UserMessage(text, interpretation, numbers_are_positions)
             reply = handle(state, event, await self._context())
             log.info("event=turn pseudonym=%s step=%s", pseudonym[:12], reply.state.step)
-            return welcome + await self._finish(pseudonym, reply)
+            return welcome + await self._finish(identity, pseudonym, reply)
 
     async def _interpret(self, text: str) -> Interpretation | None:
         if self.understanding is None:
@@ -189,7 +202,7 @@ class Conversations:
             log.warning("event=nlu_unavailable")
             return None
 
-    async def _finish(self, pseudonym: str, reply: Reply) -> list[BotMessage]:
+    async def _finish(self, identity: str, pseudonym: str, reply: Reply) -> list[BotMessage]:
         messages = list(reply.messages)
         state = reply.state
         for effect in reply.effects:
@@ -201,6 +214,12 @@ class Conversations:
                 more = handle(state, follow_up, await self._context())
                 messages.extend(more.messages)
                 state = more.state
+        if any(isinstance(effect, EraseRequested) for effect in reply.effects):
+            # Erased means nothing is kept, not even a fresh start: the person's next
+            # message opens a new conversation, with the welcome.
+            if self.on_erased is not None:
+                await self.on_erased(identity)
+            return messages
         await self.keeper.save_state(pseudonym, state.to_dict())
         return messages
 

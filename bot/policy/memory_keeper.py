@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flows.engine import ReceiptChecked
@@ -39,8 +40,8 @@ class MemoryKeeper:
     async def save_state(self, pseudonym: str, state: dict[str, object]) -> None:
         self.cases.setdefault(pseudonym, MemoryCase(state)).state = dict(state)
 
-    async def taken_slots(self) -> frozenset[str]:
-        return frozenset(self.bookings)
+    async def taken_slots(self, candidates: Iterable[str]) -> frozenset[str]:
+        return frozenset(self.bookings).intersection(candidates)
 
     async def update_case(self, pseudonym: str, update: CaseUpdated) -> None:
         self.cases.setdefault(pseudonym, MemoryCase({})).update = update

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from flows.engine import ReceiptChecked
 from flows.messages import CaseUpdated
-from storage import ReceiptThrottled, Store
+from storage import CaseWrites, ReceiptThrottled, Store
+
+# A refusal shorter than this comes from the brake on everyone's attempts, not from this
+# person's own mistakes: the person is told to send the code again in a moment.
+SHORT_WAIT = timedelta(minutes=2)
 
 
 class StoreKeeper:
-    """Maps a conversation's pseudonym to its case in the store.
+    """Maps a conversation's pseudonym to its case in the store; each effect of a turn is
+    written in one transaction.
 
-    Every commission alert goes through the outbox with a key derived from what it says, so
-    a turn replayed after a crash never alerts twice.
+    With a staff room (``staff_room=True``) every commission alert, booking and message also
+    goes through the outbox, with a key derived from what it says, so a turn replayed after
+    a crash never alerts twice. Without one, nothing is queued for nobody: what a person
+    writes exists only sealed to the commission's key.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, staff_room: bool = False) -> None:
         self.store = store
+        self.staff_room = staff_room
 
     def pseudonym(self, channel: str, identity: str) -> str:
         return self.store.pseudonym(channel, identity)
@@ -33,80 +43,69 @@ class StoreKeeper:
     async def save_state(self, pseudonym: str, state: dict[str, Any]) -> None:
         await self.store.save_conversation(pseudonym, state)
 
-    async def taken_slots(self) -> frozenset[str]:
-        return frozenset(await self.store.taken_slots())
+    async def taken_slots(self, candidates: Iterable[str]) -> frozenset[str]:
+        return frozenset(await self.store.taken_slots(candidates))
 
     async def update_case(self, pseudonym: str, update: CaseUpdated) -> None:
-        case_id = await self._case_id(pseudonym)
-        if case_id is None:
-            return
-        case = await self.store.get_case(case_id)
-        # A case keeps its highest level, also when a person comes back to it from a new
-        # conversation with a receipt code.
-        level = update.level
-        if case is not None and case.level is not None and level is not None:
-            level = max(level, case.level)
-        await self.store.update_case(
-            case_id, persona=update.persona, level=level, categories=update.categories
-        )
-        if update.level is not None and update.level != update.previous_level:
-            payload = {
-                "level": update.level,
-                "previous_level": update.previous_level,
-                "persona": update.persona,
-                "categories": list(update.categories),
-                "scores": [list(score) for score in update.scores],
-                "routes": list(update.routes),
-            }
-            await self.store.enqueue(
-                case_id, "alert", payload, dedup_key=f"alert:{case_id}:level:{update.level}"
+        async with self.store.writes_for(pseudonym) as case:
+            if case is None:
+                return
+            await case.update(
+                persona=update.persona, level=update.level, categories=update.categories
             )
-        await self.store.record_event("case_updated", pseudonym=pseudonym, case_id=case_id)
+            changed = update.level is not None and update.level != update.previous_level
+            if self.staff_room and changed:
+                payload = {
+                    "level": update.level,
+                    "previous_level": update.previous_level,
+                    "persona": update.persona,
+                    "categories": list(update.categories),
+                    "scores": [list(score) for score in update.scores],
+                    "routes": list(update.routes),
+                }
+                await case.enqueue(
+                    "alert", payload, dedup_key=f"alert:{case.case_id}:level:{update.level}"
+                )
+            await case.record_event("case_updated", pseudonym=pseudonym)
 
     async def seal_for_commission(
         self, pseudonym: str, kind: str, text: str, sequence: int
     ) -> None:
-        case_id = await self._case_id(pseudonym)
-        if case_id is None:
-            return
-        # The words go twice, in one transaction: sealed to the commission's key for the
-        # record, and in the outbox (under the case key, dropped once delivered) for the
-        # encrypted staff room.
-        await self.store.seal_and_enqueue(
-            case_id,
-            kind,
-            text.encode(),
-            {"kind": kind, "text": text},
-            dedup_key=f"sealed:{case_id}:{pseudonym}:{sequence}",
-        )
-        await self.store.record_event("sealed_for_commission", pseudonym=pseudonym, case_id=case_id)
+        async with self.store.writes_for(pseudonym) as case:
+            if case is None:
+                return
+            dedup_key = f"sealed:{case.case_id}:{pseudonym}:{sequence}"
+            if not await case.seal(kind, text.encode(), dedup_key=dedup_key):
+                return
+            if self.staff_room:
+                await case.enqueue("sealed", {"kind": kind, "text": text}, dedup_key=dedup_key)
+            await case.record_event("sealed_for_commission", pseudonym=pseudonym)
 
     async def book_slot(self, pseudonym: str, slot_id: str, modality: str = "council") -> bool:
-        case_id = await self._case_id(pseudonym)
-        if case_id is None or not await self.store.book_slot(case_id, slot_id):
-            return False
-        for other in await self.store.bookings(case_id):
-            if other != slot_id:
-                await self.store.cancel_booking(case_id, other)
-        await self._booking_event(case_id, slot_id, {"modality": modality})
-        return True
+        async with self.store.writes_for(pseudonym) as case:
+            if case is None or not await case.book_slot(slot_id):
+                return False
+            for other in await case.bookings():
+                if other != slot_id:
+                    await case.cancel_booking(other)
+            await self._booking_event(case, slot_id, {"modality": modality})
+            return True
 
     async def cancel_booking(self, pseudonym: str, slot_id: str) -> None:
-        case_id = await self._case_id(pseudonym)
-        if case_id is None or slot_id not in await self.store.bookings(case_id):
-            return
-        await self.store.cancel_booking(case_id, slot_id)
-        await self._booking_event(case_id, slot_id, {"cancelled": True})
+        async with self.store.writes_for(pseudonym) as case:
+            if case is not None and await case.cancel_booking(slot_id):
+                await self._booking_event(case, slot_id, {"cancelled": True})
 
-    async def _booking_event(self, case_id: str, slot_id: str, details: dict[str, Any]) -> None:
+    async def _booking_event(self, case: CaseWrites, slot_id: str, details: dict[str, Any]) -> None:
         """One staff-room event per booking and per cancellation, even when a turn is
         replayed after a crash."""
+        if not self.staff_room:
+            return
         suffix = ":cancelled" if details.get("cancelled") else ""
-        await self.store.enqueue(
-            case_id,
+        await case.enqueue(
             "booking",
             {"slot": slot_id, **details},
-            dedup_key=f"booking:{case_id}:{slot_id}{suffix}",
+            dedup_key=f"booking:{case.case_id}:{slot_id}{suffix}",
         )
 
     async def erase(self, pseudonym: str) -> None:
@@ -122,8 +121,9 @@ class StoreKeeper:
     async def redeem_receipt(self, pseudonym: str, code: str) -> ReceiptChecked:
         try:
             case_id = await self.store.redeem_receipt(code, pseudonym)
-        except ReceiptThrottled:
-            return ReceiptChecked(found=False, throttled=True)
+        except ReceiptThrottled as refusal:
+            busy = refusal.retry_after < SHORT_WAIT
+            return ReceiptChecked(found=False, throttled=True, busy=busy)
         if case_id is None:
             return ReceiptChecked(found=False)
         replies = tuple(reply.text for reply in await self.store.replies(case_id))

@@ -1,4 +1,8 @@
-"""Operator and commission commands: server keys, opening and answering a case, purging.
+"""Operator and commission commands: server keys, exporting, opening and answering cases,
+purging.
+
+``staff export`` runs on the server and writes the sealed messages, signed; ``staff open``
+runs on the commission's machine with that file and the commission's keys only.
 
 ``add_commands`` registers ``keys``, ``staff`` and ``purge`` on the ``python -m bot`` parser;
 each command's handler is ``args.func(args)`` and returns the exit status.
@@ -11,28 +15,40 @@ import asyncio
 import getpass
 import json
 import sys
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flows.textnorm import clean
 from storage import (
     CommissionPrivateKey,
-    DecryptionError,
+    SecretsError,
     ServerSecrets,
     StorageError,
     StorageSettings,
     Store,
     UnknownCase,
     load_server_secrets,
-    open_sealed,
     open_store,
     read_private_key,
     write_private_key,
     write_server_secrets,
 )
-from storage.config import is_within
+from storage.config import SECRETS_ENV, is_within
+from storage.export import (
+    Export,
+    ExportedCase,
+    ExportRefused,
+    ExportUnreadable,
+    export_case,
+    export_since,
+    opened,
+    server_public_key,
+    signed,
+    signing_public_key,
+    verified,
+)
 from storage.keys import PRIVATE_KEY_COST, check_private_mode, write_private_file
 
 MIN_PASSPHRASE = 12
@@ -57,15 +73,51 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     _key_output_options(rotate)
     rotate.set_defaults(func=keys_rotate)
 
+    signing = keys_sub.add_parser(
+        "signing-key",
+        help="affiche la clé publique qui signe les exports (à épingler par la commission)",
+    )
+    signing.set_defaults(func=keys_signing_key)
+
     staff = subparsers.add_parser("staff", help="outils des membres de la commission")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
-    open_ = staff_sub.add_parser("open", help="déchiffre et affiche un dossier")
-    _case_key_options(open_)
-    open_.set_defaults(func=staff_open)
-    export = staff_sub.add_parser("export", help="écrit un dossier déchiffré dans un fichier")
-    _case_key_options(export)
-    export.add_argument("--out", type=Path, required=True, help="fichier à créer")
+    export = staff_sub.add_parser(
+        "export",
+        help="sur le serveur : écrit un export signé des messages, toujours scellés, "
+        "pour le poste de la commission",
+    )
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--case", help="numéro de dossier")
+    which.add_argument(
+        "--since",
+        type=_day,
+        help="chaque dossier ayant reçu un message depuis ce jour (AAAA-MM-JJ, UTC), "
+        "avec ces messages",
+    )
+    export.add_argument("--output", type=Path, help="fichier à créer (sinon : la sortie standard)")
     export.set_defaults(func=staff_export)
+    open_ = staff_sub.add_parser(
+        "open", help="sur le poste de la commission : vérifie, déchiffre et affiche un export"
+    )
+    open_.add_argument("export", type=Path, help="fichier écrit par `staff export`")
+    open_.add_argument(
+        "--key",
+        type=Path,
+        action="append",
+        required=True,
+        help="clé privée de la commission (répéter pour les anciennes clés)",
+    )
+    open_.add_argument(
+        "--server-key",
+        type=Path,
+        required=True,
+        help="fichier contenant la clé publique du serveur (la ligne de `keys signing-key`)",
+    )
+    open_.add_argument("--passphrase-file", type=Path, help="lit la phrase secrète de ce fichier")
+    open_.add_argument(
+        "--output", type=Path, help="écrit les dossiers déchiffrés dans ce fichier (JSON)"
+    )
+    open_.set_defaults(func=staff_open)
     reply = staff_sub.add_parser(
         "reply", help="répond à la personne, qui le lira dans le chat ; le texte est lu sur "
         "l'entrée standard (terminez par Ctrl-D)"
@@ -89,16 +141,11 @@ def _key_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--passphrase-file", type=Path, help="lit la phrase secrète de ce fichier")
 
 
-def _case_key_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("case", help="numéro de dossier")
-    parser.add_argument(
-        "--key",
-        type=Path,
-        action="append",
-        required=True,
-        help="clé privée de la commission (répéter pour les anciennes clés)",
-    )
-    parser.add_argument("--passphrase-file", type=Path, help="lit la phrase secrète de ce fichier")
+def _day(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError("date attendue sous la forme AAAA-MM-JJ") from None
 
 
 def _fail(message: str) -> int:
@@ -140,12 +187,14 @@ def keys_init(args: argparse.Namespace) -> int:
         if is_within(settings.secrets_file, settings.data_dir):
             return _fail("le fichier de secrets doit être hors du répertoire de données")
         private = _new_commission_key(args, settings)
-        write_server_secrets(settings.secrets_file, ServerSecrets.generate(private.public()))
+        server = ServerSecrets.generate(private.public())
+        write_server_secrets(settings.secrets_file, server)
     except StorageError as error:
         return _fail(str(error))
     print(f"secrets du serveur : {settings.secrets_file}")
     print(f"clé de la commission {private.key_id} : {args.commission_key}")
     print("Remettez ce fichier à la commission et ne le laissez pas sur ce serveur.")
+    print(f"clé publique du serveur, à remettre avec lui : {_signing_line(server)}")
     return 0
 
 
@@ -166,6 +215,30 @@ def keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signing_line(server: ServerSecrets) -> str:
+    assert server.signing_key is not None
+    return signing_public_key(server.signing_key)
+
+
+def keys_signing_key(args: argparse.Namespace) -> int:
+    settings = StorageSettings.from_env()
+    try:
+        server = load_server_secrets(settings.secrets_file)
+        if server.signing_key is None:
+            if not settings.secrets_file.exists():
+                # Secrets injected through the environment are the host's to change.
+                return _fail(f"les secrets viennent de {SECRETS_ENV}, sans clé de signature : "
+                             "ajoutez-y un champ signing_key (32 octets aléatoires en base64)")
+            # Secrets written before exports were signed: the key is added once, here.
+            server = server.with_signing_key()
+            write_server_secrets(settings.secrets_file, server, overwrite=True)
+            print(f"clé de signature ajoutée à {settings.secrets_file}", file=sys.stderr)
+    except StorageError as error:
+        return _fail(str(error))
+    print(_signing_line(server))
+    return 0
+
+
 def _load_private_keys(
     paths: Sequence[Path], passphrase_file: Path | None
 ) -> dict[str, CommissionPrivateKey]:
@@ -180,47 +253,95 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _show_payload(payload: bytes) -> Any:
-    text = payload.decode("utf-8", errors="replace")
+async def _with_store(action: Callable[[Store], Any]) -> Any:
+    store = await open_store()
     try:
-        return json.loads(text)
-    except ValueError:
-        return text
+        return await action(store)
+    finally:
+        await store.close()
 
 
-async def _case_document(
-    store: Store, case_id: str, keys: dict[str, CommissionPrivateKey]
+async def _export(store: Store, args: argparse.Namespace) -> Export:
+    if args.case is not None:
+        export = await export_case(store, args.case)
+    else:
+        export = await export_since(store, args.since)
+    for case in export.cases:
+        await store.record_event("staff.export", case_id=case.case_id)
+    return export
+
+
+def staff_export(args: argparse.Namespace) -> int:
+    settings = StorageSettings.from_env()
+    try:
+        server = load_server_secrets(settings.secrets_file)
+        if server.signing_key is None:
+            return _fail("les secrets du serveur n'ont pas de clé de signature : "
+                         "lancez d'abord `keys signing-key`")
+        export = asyncio.run(_with_store(lambda store: _export(store, args)))
+        data = signed(export, server.signing_key)
+        if args.output is None:
+            sys.stdout.buffer.write(data)
+        else:
+            write_private_file(args.output, data)
+    except UnknownCase:
+        return _fail("dossier inconnu")
+    except StorageError as error:
+        return _fail(str(error))
+    messages = sum(len(case.messages) for case in export.cases)
+    where = "la sortie standard" if args.output is None else str(args.output)
+    # The summary goes to stderr: stdout may be the export itself.
+    print(f"{len(export.cases)} dossier(s), {messages} message(s) scellé(s) écrits dans {where}",
+          file=sys.stderr)
+    return 0
+
+
+def _read_export(args: argparse.Namespace) -> Export:
+    """The export, checked against the server's pinned key before any passphrase is asked."""
+    try:
+        server_key = server_public_key(args.server_key.read_text())
+    except SecretsError:
+        raise StorageError(
+            f"{args.server_key} ne contient pas une clé publique du serveur "
+            "(la ligne que `keys signing-key` affiche)"
+        ) from None
+    try:
+        return verified(args.export.read_bytes(), server_key)
+    except ExportUnreadable:
+        raise StorageError(
+            f"{args.export} n'est pas un export de `staff export` : rien n'a été ouvert"
+        ) from None
+
+
+def _case_document(
+    case: ExportedCase, keys: Mapping[str, CommissionPrivateKey]
 ) -> dict[str, Any]:
-    case = await store.get_case(case_id)
-    if case is None:
-        raise StorageError("dossier inconnu")
     messages = []
-    for message in await store.sealed_messages(case_id):
-        entry: dict[str, Any] = {
+    for message in case.messages:
+        payload = opened(message, keys)
+        messages.append({
             "id": message.id,
             "kind": message.kind,
             "key_id": message.key_id,
             "created_at": _when(message.created_at),
-        }
-        try:
-            entry["content"] = _show_payload(open_sealed(message, keys))
-        except DecryptionError:
-            entry["content"] = None
-        messages.append(entry)
+            "content": None if payload is None else payload.decode("utf-8", errors="replace"),
+        })
     return {
         "case": case.case_id,
-        "persona": case.persona,
-        "level": case.level,
         "status": case.status,
-        "categories": list(case.categories),
         "created_at": _when(case.created_at),
         "last_activity_at": _when(case.last_activity_at),
-        "bookings": await store.bookings(case_id),
+        "closed_at": None if case.closed_at is None else _when(case.closed_at),
         "messages": messages,
-        "replies": [
-            {"created_at": _when(reply.created_at), "text": reply.text}
-            for reply in await store.replies(case_id)
-        ],
+    }
+
+
+def _document(export: Export, keys: Mapping[str, CommissionPrivateKey]) -> dict[str, Any]:
+    """Every message opened before anything is shown: a refused export shows nothing."""
+    return {
+        "exported_at": _when(export.exported_at),
+        "since": None if export.since is None else _when(export.since),
+        "cases": [_case_document(case, keys) for case in export.cases],
     }
 
 
@@ -230,70 +351,51 @@ def _shown(value: object) -> str:
     return clean(str(value))
 
 
-def _print_case(document: dict[str, Any]) -> None:
-    level, persona = document["level"] or "-", document["persona"] or "-"
-    categories = ", ".join(document["categories"]) or "-"
-    print(f"Dossier {document['case']} · niveau {level} · statut {document['status']}")
-    print(f"profil : {persona} · catégories : {categories}")
-    print(f"ouvert le {document['created_at']} · dernière activité {document['last_activity_at']}")
-    print(f"rendez-vous : {', '.join(document['bookings']) or 'aucun'}")
-    print(f"\nMessages scellés ({len(document['messages'])})")
-    for message in document["messages"]:
-        print(f"--- {message['created_at']} · {message['kind']} · clé {message['key_id']}")
-        content = message["content"]
-        if content is None:
-            print(f"[illisible sans la clé {message['key_id']} : ajoutez-la avec --key]")
-        elif isinstance(content, str):
-            print(_shown(content))
+def _print_case(case: dict[str, Any]) -> None:
+    # Every line goes through _shown: even the ids and labels come from a file that travelled.
+    closed = "" if case["closed_at"] is None else f" · clos le {case['closed_at']}"
+    print()
+    print(_shown(f"Dossier {case['case']} · statut {case['status']}"))
+    print(_shown(f"ouvert le {case['created_at']} · dernière activité "
+                 f"{case['last_activity_at']}{closed}"))
+    print(f"Messages scellés ({len(case['messages'])})")
+    for message in case["messages"]:
+        print(_shown(f"--- {message['created_at']} · {message['kind']} · clé {message['key_id']}"))
+        if message["content"] is None:
+            print(_shown(f"[illisible sans la clé {message['key_id']} : ajoutez-la avec --key]"))
         else:
-            print(json.dumps(content, ensure_ascii=False, indent=2))
-    print(f"\nRéponses de la commission ({len(document['replies'])})")
-    for reply in document["replies"]:
-        print(f"--- {reply['created_at']}")
-        print(_shown(reply["text"]))
+            print(_shown(message["content"]))
 
 
-async def _with_store(action: Callable[[Store], Any]) -> Any:
-    store = await open_store()
-    try:
-        return await action(store)
-    finally:
-        await store.close()
-
-
-def _open_case(args: argparse.Namespace, event: str) -> dict[str, Any]:
-    keys = _load_private_keys(args.key, args.passphrase_file)
-
-    async def read(store: Store) -> dict[str, Any]:
-        document = await _case_document(store, args.case, keys)
-        await store.record_event(event, case_id=args.case)
-        return document
-
-    result: dict[str, Any] = asyncio.run(_with_store(read))
-    return result
+def _print_document(document: dict[str, Any]) -> None:
+    since = document["since"]
+    which = "dossiers entiers" if since is None else f"messages depuis le {since}"
+    print(f"Export du serveur du {document['exported_at']} · {which} · "
+          f"{len(document['cases'])} dossier(s)")
+    for case in document["cases"]:
+        _print_case(case)
 
 
 def staff_open(args: argparse.Namespace) -> int:
     try:
-        _print_case(_open_case(args, "staff.open"))
-    except StorageError as error:
-        return _fail(str(error))
-    return 0
-
-
-def staff_export(args: argparse.Namespace) -> int:
-    settings = StorageSettings.from_env()
-    out: Path = args.out
-    if is_within(out, settings.data_dir):
-        return _fail("un dossier déchiffré ne s'écrit pas dans le répertoire de données")
-    try:
-        document = _open_case(args, "staff.export")
-        write_private_file(
-            out, (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+        export = _read_export(args)
+        document = _document(export, _load_private_keys(args.key, args.passphrase_file))
+        if args.output is not None:
+            text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+            write_private_file(args.output, text.encode())
+    except ExportRefused:
+        return _fail(
+            "export refusé : il a été modifié depuis que le serveur l'a signé, ou ne vient pas "
+            "de ce serveur ; rien n'a été déchiffré. Demandez un nouvel export."
         )
+    except OSError as error:
+        return _fail(f"{error.filename} illisible : {error.strerror}")
     except StorageError as error:
         return _fail(str(error))
-    print(f"dossier {args.case} écrit dans {out}")
+    if args.output is None:
+        _print_document(document)
+    else:
+        print(f"{len(document['cases'])} dossier(s) déchiffré(s) dans {args.output}")
     return 0
 
 

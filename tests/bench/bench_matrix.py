@@ -98,7 +98,8 @@ async def _start_bot(account: Account, root: Path) -> Callable[[], Awaitable[Non
     settings = MatrixSettings(account.homeserver, account.user_id, account.password)
     bot = await MatrixBot.start(
         settings, store, Resources.load(), data_dir=root / "var",
-        pickle_key=secrets.token_bytes(32), purge=False,
+        session_file=root / "matrix-session.json", pickle_key=secrets.token_bytes(32),
+        purge=False,
     )
     await bot.wait_synced()
 

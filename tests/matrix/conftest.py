@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from bot.channels.matrix.app import MatrixBot
+from bot.channels.matrix.client import session_file_beside
 from bot.dev.homeserver import Homeserver, missing
 from bot.dev.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
 from bot.settings import MatrixSettings
@@ -47,10 +48,18 @@ class Deployment:
     def data_dir(self) -> Path:
         return self.root / "var"
 
+    @property
+    def secrets_dir(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def session_file(self) -> Path:
+        return session_file_beside(self.secrets_dir / "server.json")
+
     async def start_bot(self) -> MatrixBot:
         self.bot = await MatrixBot.start(
             self.settings, self.store, RESOURCES, data_dir=self.data_dir,
-            pickle_key=self.pickle_key, purge=False,
+            session_file=self.session_file, pickle_key=self.pickle_key, purge=False,
         )
         await self.bot.wait_synced()
         return self.bot
@@ -93,6 +102,12 @@ async def drain(person: MatrixPerson, quiet: float = 1.0) -> list[Received]:
             received.append(await person.next_message(timeout=quiet))
         except TimeoutError:
             return received
+
+
+async def say(person: MatrixPerson, room_id: str, text: str) -> list[str]:
+    """What the bot answers to ``text``, once it has said everything."""
+    await person.send(room_id, text)
+    return [message.body for message in await person.messages_until_quiet()]
 
 
 async def new_person(homeserver: Homeserver, root: Path, prefix: str = "person") -> MatrixPerson:

@@ -8,18 +8,12 @@ import time
 
 import pytest
 
-from bot.dev.matrix_person import MatrixPerson
 from storage import OutboxItem
-from tests.matrix.conftest import Deployment, drain, files_containing
+from tests.matrix.conftest import Deployment, drain, files_containing, say
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 TO_ROUTES = ["1", "financial", "liberal", "skip", "passer", "jamais"]
-
-
-async def say(person: MatrixPerson, room_id: str, text: str) -> list[str]:
-    await person.send(room_id, text)
-    return [message.body for message in await person.messages_until_quiet()]
 
 
 def synapse_event_types(deployment: Deployment, room_id: str) -> set[str]:

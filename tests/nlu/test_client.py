@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -11,16 +12,7 @@ from typing import Any
 
 import pytest
 
-from nlu.client import (
-    BreakerState,
-    CircuitBreaker,
-    RasaUnderstanding,
-    department_code,
-    department_index,
-    load_departments,
-)
-
-INDEX = department_index(load_departments())
+from nlu.client import BreakerState, CircuitBreaker, RasaUnderstanding
 
 
 @pytest.mark.parametrize(
@@ -30,16 +22,21 @@ INDEX = department_index(load_departments())
         ("Corse du Sud", "2A"), ("Réunion", "974"), ("la reunion", "974"), ("971", "971"),
         ("l'Ain", "01"), ("Ain", "01"), ("département 64", "64"), ("Val-d'Oise", "95"),
         ("val d oise", "95"), ("Seine St Denis", "93"), ("Côtes-d\u2019Armor", "22"),
-        ("Belfort", "90"), ("herault", "34"), ("6", "06"),
+        ("Belfort", "90"), ("herault", "34"), ("6", "06"), ("Lyon", "69"), ("Toulon", "83"),
+        ("99", None), ("2C", None), ("le", None), ("", None), ("Bretagne", None), ("975", None),
     ],
 )  # fmt: skip
-def test_department_values_map_to_codes(value: str, code: str) -> None:
-    assert department_code(value, INDEX) == code
-
-
-@pytest.mark.parametrize("value", ["Lyon", "99", "2C", "le", "", "Bretagne", "975"])
-def test_values_that_are_no_department_map_to_nothing(value: str) -> None:
-    assert department_code(value, INDEX) is None
+async def test_department_values_are_read_as_the_engine_reads_places(
+    value: str, code: str | None
+) -> None:
+    """The extractor's value goes through the engine's geography: a town names its
+    department, and what names none is dropped."""
+    entity = json.dumps({"entity": "department", "value": value})
+    body = f'{{"intent": {{"name": "inform", "confidence": 0.9}}, "entities": [{entity}]}}'
+    async with raw_server(_answer("200 OK", body.encode())) as url, RasaUnderstanding(url) as nlu:
+        result = await nlu.interpret("je suis à côté")
+    assert result is not None
+    assert result.entities == ({} if code is None else {"department": code})
 
 
 class Clock:

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from nlu.client import department_code, department_index, load_departments
+from flows import geography
 from tests.nlu.training import (
     NLU,
     RESULTS,
@@ -69,13 +69,13 @@ def test_heldout_sentences_are_not_training_examples(heldout: dict[str, object])
 
 def test_department_lookup_names_every_department() -> None:
     names = {normalised(n) for n in lookup("department")}
-    missing = [n for n in load_departments().values() if normalised(n) not in names]
+    every = [department.name for department in geography.departments().values()]
+    missing = [n for n in every if normalised(n) not in names]
     assert missing == []
-    assert len(load_departments()) == 101
+    assert len(every) == 101
 
 
 def test_every_annotated_department_maps_to_a_code() -> None:
-    index = department_index(load_departments())
     annotated = [
         value
         for item in training_items()
@@ -84,7 +84,7 @@ def test_every_annotated_department_maps_to_a_code() -> None:
         for value in _department_values(line)
     ]
     assert len(annotated) >= 100
-    assert [v for v in annotated if department_code(v, index) is None] == []
+    assert [v for v in annotated if geography.department_of(v) is None] == []
 
 
 def _department_values(line: str) -> list[str]:

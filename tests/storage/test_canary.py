@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from flows.receipt_code import normalize
 from storage import Store, tables
-from storage.receipts import normalize
 from tests.storage.postgres_server import PostgresServer
 
 LOGGERS = ("", "sqlalchemy", "sqlalchemy.engine", "aiosqlite", "asyncpg", "alembic", "storage")
@@ -23,7 +23,6 @@ def _markers() -> dict[str, str]:
         "phone": f"06 {tag[:2]} 47 {tag[2:4]} 13",
         "telegram_id": f"77{int(tag, 16)}",
         "matrix_id": f"@canary{tag.lower()}:example.org",
-        "address": f"chat-{tag}-address",
         "free_text": f"je n'en peux plus {tag}",
         "reply": f"réponse de la commission {tag}",
         "dedup": f"dedup-{tag}",
@@ -54,8 +53,8 @@ async def test_no_marker_reaches_any_file_log_or_error(
 
     person = store.pseudonym("telegram", m["telegram_id"])
     state = {"answers": {"name": m["name"], "phone": m["phone"]}, "said": [m["free_text"]]}
-    case_id = await store.save_conversation(person, state, address=m["address"])
-    await store.save_conversation(person, {**state, "step": "next"}, address=m["address"])
+    case_id = await store.save_conversation(person, state)
+    await store.save_conversation(person, {**state, "step": "next"})
     await store.update_case(case_id, level=3, persona="self", categories=["psychiatric"])
     contact = f'{{"name": "{m["name"]}", "phone": "{m["phone"]}", "text": "{m["free_text"]}"}}'
     await store.seal_for_commission(case_id, "contact", contact.encode())

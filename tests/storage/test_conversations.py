@@ -17,7 +17,7 @@ async def test_a_new_pseudonym_has_no_conversation(store: Store) -> None:
 
 async def test_first_save_creates_the_case_and_later_saves_keep_it(store: Store) -> None:
     person = store.pseudonym("telegram", "4242")
-    case_id = await store.save_conversation(person, {"step": "persona"}, address="chat:4242")
+    case_id = await store.save_conversation(person, {"step": "persona"})
     again = await store.save_conversation(person, {"step": "needs", "answers": {"a": "é"}})
 
     loaded = await store.load_conversation(person)
@@ -25,7 +25,6 @@ async def test_first_save_creates_the_case_and_later_saves_keep_it(store: Store)
     assert loaded is not None
     assert loaded.case_id == case_id
     assert loaded.state == {"step": "needs", "answers": {"a": "é"}}
-    assert loaded.address == "chat:4242"
 
 
 async def test_pseudonyms_depend_on_channel_and_key(

@@ -98,7 +98,7 @@ def test_envelope_ciphertexts_are_bound_to_case_purpose_and_row() -> None:
         (key, blob[:-1], "state", "c1", "p1"),
         (key, blob[:5], "state", "c1", "p1"),
         (key, blob, "state", "c2", "p1"),
-        (key, blob, "address", "c1", "p1"),
+        (key, blob, "reply", "c1", "p1"),
         (key, blob, "state", "c1", "p2"),
         (envelope.new_key(), blob, "state", "c1", "p1"),
     ]

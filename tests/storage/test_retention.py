@@ -27,7 +27,7 @@ class SeededCase:
 async def _seed(store: Store, name: str) -> SeededCase:
     """A case with a row in every table that can hold one."""
     person = store.pseudonym("telegram", name)
-    case_id = await store.save_conversation(person, {"name": name}, address=f"chat:{name}")
+    case_id = await store.save_conversation(person, {"name": name})
     await store.seal_for_commission(case_id, "free_text", name.encode())
     await store.append_reply(case_id, f"reply to {name}")
     await store.book_slot(case_id, f"slot-{name}")

@@ -16,15 +16,21 @@ from typing import Any
 from nio import AsyncClient
 
 from bot.channels.matrix.channel import MatrixChannel
-from bot.channels.matrix.client import Account, open_client
+from bot.channels.matrix.client import (
+    STORE_SESSION_FILE,
+    Account,
+    move_old_session,
+    open_client,
+)
 from bot.channels.matrix.ledger import EventLedger
 from bot.channels.matrix.staff_room import StaffRoom
-from bot.policy.conversations import Conversations
+from bot.policy.conversations import NLU_DEADLINE_SECONDS, Conversations
 from bot.policy.store_keeper import StoreKeeper
 from bot.settings import MatrixSettings
 from flows.resources import Resources
 from flows.understanding import Understanding
-from storage import Store
+from storage import SecretsError, Store
+from storage.config import is_within
 
 log = logging.getLogger("bot.matrix")
 
@@ -49,25 +55,31 @@ class MatrixBot:
         resources: Resources,
         *,
         data_dir: Path,
+        session_file: Path,
         pickle_key: bytes,
         understanding: Understanding | None = None,
         locale: str = "fr",
+        nlu_deadline: float = NLU_DEADLINE_SECONDS,
         purge: bool = True,
     ) -> MatrixBot:
         account = Account(
             settings.homeserver, settings.user_id, settings.password, settings.access_token
         )
+        if is_within(session_file, data_dir):
+            raise SecretsError("the Matrix session file must live outside the data directory")
         store_dir = data_dir / "matrix"
-        client = await open_client(account, store_dir, pickle_key)
+        move_old_session(store_dir / STORE_SESSION_FILE, session_file)
+        client = await open_client(account, store_dir, pickle_key, session_file=session_file)
         ledger_key = hashlib.sha256(b"entraide-event-ledger\0" + pickle_key).digest()
         ledger = EventLedger(store_dir / "events.sqlite3", ledger_key)
         conversations = Conversations(
             resources=resources,
             channel="matrix",
-            keeper=StoreKeeper(store),
+            keeper=StoreKeeper(store, staff_room=settings.staff_room is not None),
             understanding=understanding,
             commission_connected=settings.staff_room is not None,
             locale=locale,
+            nlu_deadline=nlu_deadline,
         )
         channel = MatrixChannel(
             client=client,
@@ -92,6 +104,7 @@ class MatrixBot:
                 bot_user_id=settings.user_id,
             )
             channel.on_activity = staff.wake
+        conversations.on_erased = channel.erased
         bot = cls(client, channel, ledger, staff)
         bot.tasks.append(asyncio.create_task(channel.run()))
         if staff is not None:
@@ -131,6 +144,8 @@ def _room_state(client: AsyncClient, room_id: str | None) -> tuple[bool, frozens
 
 
 async def _purge_daily(store: Store) -> None:
+    # A task among the bot's others, stopped with them: a scheduler would add a lifecycle of
+    # its own for one daily call.
     while True:
         try:
             purged = await store.purge_expired()

@@ -8,7 +8,9 @@ Policy for rooms, written once here:
 - an event is handled once: by event id (kept as a keyed hash), across restarts too;
 - an event that cannot be decrypted yet waits a little for its room key, asks the sender's
   devices for it, then asks the person to send the message again;
-- only text is read; files, images and unknown kinds get a sentence and are not kept.
+- only text is read; files, images and unknown kinds get a sentence and are not kept;
+- after an erasure, once its confirmation is sent, the bot drops the room keys of the
+  person's rooms and leaves and forgets them: nothing it holds decrypts that conversation.
 
 Device trust: the person is anonymous and cannot verify the bot out of band, so the bot
 encrypts for every device of the person's account as it is announced (trust on first
@@ -35,6 +37,8 @@ from nio import (
     MatrixRoom,
     MegolmEvent,
     RoomEncryptedMedia,
+    RoomForgetResponse,
+    RoomLeaveResponse,
     RoomMemberEvent,
     RoomMessage,
     RoomMessageEmote,
@@ -48,7 +52,7 @@ from nio import (
 )
 from nio.events import Event as NioEvent
 
-from bot.channels.matrix.client import keep_keys_fresh
+from bot.channels.matrix.client import drop_room_keys, keep_keys_fresh
 from bot.channels.matrix.format import contents, text_content
 from bot.channels.matrix.ledger import EventLedger
 from bot.policy.conversations import Conversations
@@ -102,6 +106,7 @@ class MatrixChannel:
     _batches: deque[_Batch] = field(default_factory=deque)
     _explained: dict[str, float] = field(default_factory=dict)
     _pending_welcome: set[str] = field(default_factory=set)
+    _erased: set[str] = field(default_factory=set)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- the sync loop -------------------------------------------------------------------
@@ -283,6 +288,9 @@ class MatrixChannel:
             self.ledger.mark_handled(event_id)
             self.on_activity()
             await self._send_messages(room.room_id, messages)
+            if sender in self._erased:
+                self._erased.discard(sender)
+                await self._forget_person(sender)
             return
         reason = _refusal(event)
         if reason is None:
@@ -326,6 +334,31 @@ class MatrixChannel:
             except LocalProtocolError:
                 break
         return event
+
+    async def erased(self, person: str) -> None:
+        """The conversation layer erased ``person``'s case: their rooms are forgotten once
+        the confirmation is sent (forgetting first would leave no key to encrypt it with)."""
+        self._erased.add(person)
+
+    async def _forget_person(self, person: str) -> None:
+        rooms = [
+            room_id
+            for room_id, room in self.client.rooms.items()
+            if room_id != self.staff_room_id and person in room.users
+        ]
+        for room_id in rooms:
+            # The keys first: they are the bot's alone, and no homeserver failure keeps them.
+            drop_room_keys(self.client, room_id)
+            try:
+                left = await self.client.room_leave(room_id)
+                forgotten = await self.client.room_forget(room_id)
+            except Exception as error:  # the erasure itself is done: the log says what is left
+                log.error("event=matrix_room_forget_failed error=%s", type(error).__name__)
+                continue
+            log.info(
+                "event=matrix_room_forgotten left=%s forgotten=%s",
+                isinstance(left, RoomLeaveResponse), isinstance(forgotten, RoomForgetResponse),
+            )
 
     async def _leave_group(self, room: MatrixRoom) -> None:
         log.info("event=matrix_left_group_room")

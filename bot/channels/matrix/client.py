@@ -2,7 +2,8 @@
 
 matrix-nio creates a new device at every password login, and a new device means new keys
 that nobody has seen: so the password is used once, the device id and token are kept in a
-0600 file beside the crypto store, and every later start calls ``restore_login``.
+0600 file beside the server secrets (the token is a secret: it is not data), and every
+later start calls ``restore_login``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
+from nio.store.models import MegolmInboundSessions, OutgoingKeyRequests
+
+from storage.keys import check_private_mode, write_private_file
 
 log = logging.getLogger("bot.matrix")
 
-SESSION_FILE = "session.json"
+SESSION_FILE = "matrix-session.json"
+# The session's name inside a crypto store's directory: where throwaway accounts keep it,
+# and where the bot's own was kept before it moved beside the server secrets.
+STORE_SESSION_FILE = "session.json"
 DEVICE_NAME = "entraide-bot"
 
 # nio logs room ids, user ids and event ids at every level; none of that may reach a log.
@@ -49,19 +56,38 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``, readable by this account only, never half-written."""
-    descriptor = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(path.with_suffix(".tmp"), path)
+def session_file_beside(secrets_file: Path) -> Path:
+    return secrets_file.with_name(SESSION_FILE)
+
+
+def move_old_session(old: Path, new: Path) -> None:
+    """A session kept where earlier versions kept it moves to ``new``, once."""
+    if not old.exists():
+        return
+    if new.exists():
+        raise MatrixLoginError(
+            f"a Matrix session is kept both in {new} (the one in use) and in {old}: "
+            f"delete {old}"
+        )
+    check_private_mode(old, "Matrix session file")
+    write_private_file(new, old.read_bytes())
+    old.unlink()
+    log.info("event=matrix_session_moved")
 
 
 async def open_client(
-    account: Account, store_dir: Path, pickle_key: bytes, *, device_name: str = DEVICE_NAME
+    account: Account,
+    store_dir: Path,
+    pickle_key: bytes,
+    *,
+    session_file: Path | None = None,
+    device_name: str = DEVICE_NAME,
 ) -> AsyncClient:
-    """A logged-in client whose Olm account and sessions live in ``store_dir``."""
+    """A logged-in client whose Olm account and sessions live in ``store_dir``, and whose
+    device id and token live in ``session_file`` (by default beside the crypto store: for
+    throwaway accounts only)."""
     store_dir = _private_dir(store_dir)
+    session_file = session_file or store_dir / STORE_SESSION_FILE
     config = AsyncClientConfig(
         encryption_enabled=True,
         pickle_key=pickle_passphrase(pickle_key),
@@ -73,9 +99,9 @@ async def open_client(
     )
     client = AsyncClient(account.homeserver, account.user_id, store_path=str(store_dir),
                          config=config)
-    session_file = store_dir / SESSION_FILE
     try:
         if session_file.exists():
+            check_private_mode(session_file, "Matrix session file")
             session = json.loads(session_file.read_text(encoding="utf-8"))
             if session.get("user_id") != account.user_id:
                 raise MatrixLoginError("the kept Matrix session belongs to another account")
@@ -109,7 +135,25 @@ def _save_session(path: Path, client: AsyncClient) -> None:
         "device_id": client.device_id,
         "access_token": client.access_token,
     }
-    write_private(path, json.dumps(session))
+    write_private_file(path, json.dumps(session).encode(), overwrite=True)
+
+
+def drop_room_keys(client: AsyncClient, room_id: str) -> None:
+    """Forget every Megolm session of ``room_id`` (the person's and the bot's own, and the
+    requests for missing ones), in memory and in the crypto store, so that nothing the bot
+    holds can decrypt that room's history any more."""
+    olm = client.olm
+    olm.outbound_group_sessions.pop(room_id, None)
+    olm.inbound_group_store[room_id].clear()
+    for key, request in list(olm.outgoing_key_requests.items()):
+        if request.room_id == room_id:
+            del olm.outgoing_key_requests[key]
+    database = client.store.database
+    # nio's store turns on secure_delete, so the rows are overwritten, and foreign keys, so
+    # the sessions' forwarding chains go with them.
+    with database.bind_ctx([MegolmInboundSessions, OutgoingKeyRequests]), database.atomic():
+        MegolmInboundSessions.delete().where(MegolmInboundSessions.room_id == room_id).execute()
+        OutgoingKeyRequests.delete().where(OutgoingKeyRequests.room_id == room_id).execute()
 
 
 async def keep_keys_fresh(client: AsyncClient) -> None:

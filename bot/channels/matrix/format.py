@@ -26,10 +26,10 @@ def message_text(message: BotMessage) -> str:
     return "\n".join(lines)
 
 
-def text_content(text: str, *, notice: bool = False) -> dict[str, Any]:
+def text_content(text: str) -> dict[str, Any]:
     paragraphs = html.escape(text).replace("\n", "<br>")
     return {
-        "msgtype": "m.notice" if notice else "m.text",
+        "msgtype": "m.text",
         "body": text,
         "format": "org.matrix.custom.html",
         "formatted_body": paragraphs,

@@ -13,6 +13,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from storage.keys import create_private_file
+
 # Long enough to cover any resync after a restart; short enough to stay small.
 KEEP_SECONDS = 30 * 24 * 3600
 
@@ -20,8 +22,7 @@ KEEP_SECONDS = 30 * 24 * 3600
 class EventLedger:
     def __init__(self, path: Path, key: bytes) -> None:
         self._key = key
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.touch(mode=0o600, exist_ok=True)
+        create_private_file(path)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA secure_delete=ON")

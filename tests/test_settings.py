@@ -1,0 +1,121 @@
+"""The configuration: every variable read in one place, checked at start, documented the same
+way in README.md, .env.example and docker-compose.yml, and no secret ever shown."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import _understanding
+from bot.settings import Settings
+from nlu.client import RasaUnderstanding
+from tests.test_compose import ENV_EXAMPLE, ROOT, SERVICES, _environment
+
+# What the bot service of docker-compose.yml leaves unset on purpose, and why.
+NOT_SET_IN_COMPOSE = {
+    "DEPLOYMENT_FILE": "the image carries the default deployment; a council that mounts its "
+    "own sets it (the comment in the bot service says how)",
+    "CASE_KEYS_FILE": "its default, beside SECRETS_FILE, is already in the secrets volume",
+}
+# .env.example's variables past this line are for docker-compose.yml only.
+COMPOSE_ONLY_MARKER = "# docker-compose.yml only"
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _readme_variables() -> set[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = (line.split("|")[1] for line in section.splitlines() if line.startswith("| `"))
+    return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]*)`", row)}
+
+
+def _env_example_variables() -> tuple[set[str], set[str]]:
+    """(the bot's, compose's only) as .env.example lists them."""
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    bot, compose_only = text.split(COMPOSE_ONLY_MARKER, 1)
+    pattern = re.compile(r"^(?:#\s*)?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+    return set(pattern.findall(bot)), set(pattern.findall(compose_only))
+
+
+def test_readme_env_example_compose_and_the_settings_name_the_same_variables() -> None:
+    read = Settings.variables()
+    assert _readme_variables() == read
+    in_example, compose_only = _env_example_variables()
+    assert in_example == read
+    assert not compose_only & read
+    assert set(_environment(SERVICES["bot"])) == read - set(NOT_SET_IN_COMPOSE)
+
+
+def _bot(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    kept = {name: value for name, value in os.environ.items() if name not in Settings.variables()}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *arguments],
+        cwd=ROOT, env={**kept, **environment}, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_a_mistyped_value_stops_the_bot_with_one_sentence_and_no_traceback() -> None:
+    stopped = _bot("health", NLU_TIMEOUT_S="0,8")
+    assert stopped.returncode != 0
+    assert stopped.stdout == ""
+    assert stopped.stderr.strip().splitlines() == [
+        "NLU_TIMEOUT_S must be a number of seconds above 0 and at most 5."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({"BOT_LOCALE": "de"}, "BOT_LOCALE"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"NLU_TIMEOUT_S": "30"}, "NLU_TIMEOUT_S"),
+        ({"NLU_URL": "nlu:5005"}, "NLU_URL"),
+        ({"MATRIX_HOMESERVER": "matrix.example.org"}, "MATRIX_HOMESERVER"),
+        ({"MATRIX_STAFF_USERS": "docteur.martin@example.org"}, "MATRIX_STAFF_USERS"),
+        ({"MATRIX_HOMESERVER": "https://m.example.org", "MATRIX_USER_ID": "@bot:example.org"},
+         "MATRIX_PASSWORD"),
+    ],
+)
+def test_each_invalid_value_is_named_without_repeating_it(
+    environment: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        Settings.from_env(environment)
+    sentence = str(stopped.value)
+    assert named in sentence
+    for value in environment.values():
+        assert value not in sentence
+
+
+def test_a_password_never_shows_in_the_settings_nor_in_an_error() -> None:
+    environment = {
+        "MATRIX_HOMESERVER": "https://m.example.org",
+        "MATRIX_USER_ID": "@bot:example.org",
+        "MATRIX_PASSWORD": PASSWORD,
+        "NLU_TOKEN": PASSWORD,
+        "DATABASE_URL": f"postgresql://entraide:{PASSWORD}@postgres/entraide",
+    }
+    settings = Settings.from_env(environment)
+    assert PASSWORD not in repr(settings) and PASSWORD not in str(settings)
+    assert settings.matrix is not None and PASSWORD not in repr(settings.matrix)
+    with pytest.raises(SystemExit) as stopped:
+        Settings.from_env({**environment, "MATRIX_USER_ID": PASSWORD})
+    assert PASSWORD not in str(stopped.value)
+
+
+def test_empty_values_count_as_unset_as_compose_passes_them() -> None:
+    settings = Settings.from_env({"MATRIX_STAFF_ROOM": "", "NLU_URL": "", "LOG_LEVEL": ""})
+    assert settings.matrix_staff_room is None and settings.nlu_url is None
+    assert settings.log_level == "WARNING"
+
+
+async def test_the_nlu_timeout_bounds_the_client() -> None:
+    settings = Settings.from_env({"NLU_URL": "http://127.0.0.1:5005", "NLU_TIMEOUT_S": "0.3"})
+    understanding = _understanding(settings, None)
+    assert isinstance(understanding, RasaUnderstanding)
+    assert understanding.timeout_s == 0.3
+    await understanding.aclose()

@@ -24,6 +24,8 @@ from flows.understanding import Interpretation
 
 # Long enough for a real story, short enough that a paste of a whole file is turned back.
 MAX_MESSAGE_CHARS = 4000
+# Questions asked before the department, whose answers often name the place as well.
+SAYS_THE_PLACE_TOO = frozenset({"persona", "practice"})
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,11 @@ def _answer(turn: journey.Turn, step: str, text: str, event: UserMessage) -> Non
         return
     chosen = _choice(turn, step, text, event)
     if chosen is not None:
+        if step in SAYS_THE_PLACE_TOO and not turn.state.answered("department"):
+            # "en cabinet à Toulon", "pour moi, dans le Var": the place is not asked again.
+            code = _department(turn, text, event.interpretation, names_only=True)
+            if code is not None:
+                turn.state = turn.state.with_answer("department", code).with_answered("department")
         turn.choose(step, chosen)
         return
     if step == "persona" and _opening(turn, text, event.interpretation):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.keys import create_private_file
 
@@ -45,6 +47,24 @@ def create_engine(database_url: str) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextlib.asynccontextmanager
+async def sqlite_foreign_keys_off(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Foreign keys off on this SQLite connection while the block runs: a migration that
+    rebuilds a table (SQLite's only way to drop a column) must not trip the rows pointing
+    at it. SQLite ignores the pragma inside a transaction, so it goes straight to the driver,
+    before any; the migration checks the keys itself before it commits."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await (await driver.execute("PRAGMA foreign_keys=OFF")).close()
+    try:
+        yield
+    finally:
+        await (await driver.execute("PRAGMA foreign_keys=ON")).close()
 
 
 async def checkpoint(engine: AsyncEngine) -> None:

@@ -10,6 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from storage.errors import StorageError
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant will do: concurrent openers on PostgreSQL queue on it instead of racing.
 ADVISORY_LOCK = 0x656E7472
@@ -29,6 +31,10 @@ def upgrade(connection: sa.Connection) -> None:
     if current_revision(connection) == head_revision():
         return
     command.upgrade(alembic_config(connection), "head")
+    # On SQLite foreign keys were off while tables were rebuilt: check them before committing.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+        raise StorageError("the schema upgrade left rows that point at nothing")
 
 
 def current_revision(connection: sa.Connection) -> str | None:

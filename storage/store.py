@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from flows import crockford
 from storage import envelope, sealing, tables
 from storage.config import StorageSettings, is_within
-from storage.engine import checkpoint, create_engine
+from storage.engine import checkpoint, create_engine, sqlite_foreign_keys_off
 from storage.errors import SecretsError, StorageError, UnknownCase
 from storage.keys import ServerSecrets, load_server_secrets
 from storage.keystore import CaseKeyStore
@@ -124,7 +124,7 @@ class Store:
         keystore = await asyncio.to_thread(CaseKeyStore, case_keys_file)
         engine = create_engine(database_url)
         try:
-            async with engine.begin() as conn:
+            async with engine.connect() as conn, sqlite_foreign_keys_off(conn), conn.begin():
                 await conn.run_sync(upgrade)
                 await cls._bind_keystore(conn, keystore.id)
         except BaseException:

@@ -293,6 +293,8 @@ PHQ = [
     ("plusieurs jours", "1"), ("quelques jours", "1"), ("de temps en temps", "1"),
     ("never", "0"), ("sometimes", "1"), ("every day", "3"), ("all the time", "3"),
     ("pas souvent", "1"), ("presque", "3"), ("tout les jours", "3"),
+    ("presque tout les jours", "3"), ("presque chaque jour", "3"), ("pas trop", "1"),
+    ("pas beaucoup", "1"),
 ]
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+import pytest
+
+from tests.conftest import Chat
 from tests.test_jsonl import run_chat
 
 NOT_UNDERSTOOD = "Je n'ai pas compris"
@@ -274,3 +277,21 @@ def test_six_free_text_answers_never_get_the_same_question_three_times_in_a_row(
         asked = [question(turn) for turn in chat(*lines)]
         for first, second, third in zip(asked, asked[1:], asked[2:], strict=False):
             assert first is None or not first == second == third, (lines, asked)
+
+
+@pytest.mark.parametrize(
+    ("answers", "department"),
+    [
+        (["c'est pour moi", "je suis épuisé", "en cabinet a toulon"], "83"),
+        (["pour moi, je suis dans le Var", "je suis épuisé"], "83"),
+        (["c'est pour moi", "je dors plus", "salarié à Grenoble"], "38"),
+    ],
+)
+def test_a_place_said_with_another_answer_is_not_asked_again(
+    answers: list[str], department: str
+) -> None:
+    chat = Chat()
+    for text in answers:
+        chat.say(text)
+    assert chat.state.answers.get("department") == department
+    assert chat.step != "department"

@@ -135,3 +135,15 @@ async def test_a_lone_surrogate_for_the_commission_is_replaced_never_fatal() -> 
     (case,) = keeper.cases.values()
     assert case.sealed == [("message", "Mon mari \ufffd ne dort plus.")]
     case.sealed[0][1].encode("utf-8")
+
+
+async def test_a_first_hello_is_answered_by_the_welcome_alone() -> None:
+    """On a channel where the person speaks first, "bonjour" gets the welcome and its one
+    question, not the welcome followed by the same question again."""
+    chat = service(Clock())
+    said = await chat.receive("@new:example.org", "Bonjour !")
+    questions = [m.question for m in said if m.question is not None]
+    assert questions == ["persona"]
+    assert sum("n'avez pas à donner votre nom" in m.text for m in said) == 1
+    followed = await chat.receive("@other:example.org", "bonjour, je suis épuisé")
+    assert [m.question for m in followed if m.question is not None][-1] != "persona"

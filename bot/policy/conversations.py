@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from flows.answers import is_greeting
 from flows.crisis import detect_crisis
 from flows.engine import (
     Event,
@@ -182,6 +183,10 @@ class Conversations:
                 welcome = await self._finish(
                     identity, pseudonym, start(await self._context(), self.locale)
                 )
+                if is_greeting(text):
+                    # "Bonjour" as a first message: the welcome answers it, and its question
+                    # is not asked twice in one turn.
+                    return welcome
                 saved = await self.keeper.load_state(pseudonym)
             else:
                 welcome = []

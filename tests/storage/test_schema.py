@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from storage import ServerSecrets, Store, tables
-from storage.migrate import head_revision
+from storage.engine import create_engine
+from storage.migrate import alembic_config, head_revision
 
 
 def _differences(connection: sa.Connection) -> list[object]:
@@ -30,4 +33,50 @@ async def test_opening_again_is_harmless(
 ) -> None:
     for _ in range(2):
         store = await Store.open(database_url, server_secrets, case_keys_file=case_keys_file)
+        await store.close()
+
+
+async def test_a_database_of_the_first_release_with_cases_in_it_upgrades_on_open(
+    database_url: str, server_secrets: ServerSecrets, case_keys_file: Path
+) -> None:
+    """An installation that already holds cases, bookings, mail and receipts opens on the
+    new release: rebuilding a table that others point at must not trip their foreign keys."""
+    engine = create_engine(database_url)
+    now = datetime(2026, 11, 30, 9, 0)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0001"))
+            rows = {
+                "cases": {"id": "c1", "status": "open", "categories": "[]", "persona": "self",
+                          "level": 2, "created_at": now, "last_activity_at": now},
+                "conversations": {"pseudonym": "a" * 64, "case_id": "c1", "state": b"x",
+                                  "updated_at": now},
+                "sealed_messages": {"id": "m1", "case_id": "c1", "kind": "message",
+                                    "key_id": "k", "format_version": 1, "suite": "s",
+                                    "ciphertext": b"x", "created_at": now},
+                "replies": {"id": "r1", "case_id": "c1", "text": b"x", "created_at": now},
+                "bookings": {"slot_id": "2026-12-03T10:00", "case_id": "c1", "created_at": now},
+                "outbox": {"id": "o1", "case_id": "c1", "kind": "alert", "dedup_hash": "d" * 64,
+                           "payload": b"x", "created_at": now},
+                "receipts": {"code_hash": "h" * 64, "hash_label": "argon2id", "case_id": "c1",
+                             "created_at": now},
+            }  # fmt: skip
+            for table, values in rows.items():
+                names = ", ".join(values)
+                marks = ", ".join(f":{name}" for name in values)
+                insert = sa.text(f"INSERT INTO {table} ({names}) VALUES ({marks})")
+                await conn.execute(insert, values)
+    finally:
+        await engine.dispose()
+
+    store = await Store.open(database_url, server_secrets, case_keys_file=case_keys_file)
+    try:
+        async with store._engine.connect() as conn:
+            revision = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+            differences = await conn.run_sync(_differences)
+            cases = await conn.scalar(sa.text("SELECT count(*) FROM cases"))
+        assert revision == head_revision()
+        assert differences == []
+        assert cases == 1
+    finally:
         await store.close()

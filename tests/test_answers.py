@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -549,26 +548,18 @@ def test_the_patterns_are_written_for_folded_text() -> None:
         assert not re.search("[A-Z]", letters), pattern[:80]
 
 
-def test_answers_are_fast_on_long_and_hostile_input() -> None:
+def test_long_and_hostile_input_reads_as_nothing_or_one_answer() -> None:
+    """Nothing here says an answer clearly, and nothing breaks; how fast it goes is
+    measured by `make bench` (tests/bench/bench_engine.py)."""
     texts = [
         "je " * 1500, "a" * 4000, "oui non " * 500, "1 " * 2000, "de la " * 1000,
         "pas " * 1000 + "souvent", "😢" * 2000, "chui interne mon chef m humilie " * 120,
     ]
     labels_phq = labels("phq9", 1)
-    start = time.perf_counter()
     for text in texts:
-        yes_no(text), is_skip(text), age_band(text), practice_of(text), needs_of(text)
-        signs_of(text), is_feeling(text), is_greeting(text), is_thanks(text)
-        item_answer(labels_phq, "frequency_2w", text)
+        assert yes_no(text) in (None, "yes", "no", "unsure")
+        assert age_band(text) is None
+        assert not is_greeting(text) and not is_thanks(text)
+        is_skip(text), practice_of(text), needs_of(text), signs_of(text), is_feeling(text)
+        assert item_answer(labels_phq, "frequency_2w", text) in (None, *labels_phq)
         item_answer(labels("auditc", 2), "auditc_2", text)
-    assert time.perf_counter() - start < 2.0
-
-
-def test_an_ordinary_answer_takes_well_under_a_millisecond() -> None:
-    yes_no("warm up")
-    start = time.perf_counter()
-    for _ in range(200):
-        yes_no("oui, au bloc j'ai tout ce qu'il faut")
-        needs_of("le moral et les dettes")
-        age_band("j'ai 38 ans")
-    assert (time.perf_counter() - start) / 200 < 0.002

@@ -3,7 +3,6 @@ through invisible characters, compatibility forms and look-alike letters, in lin
 
 from __future__ import annotations
 
-import time
 import unicodedata
 
 import pytest
@@ -98,14 +97,9 @@ def test_fold_output_has_no_mark_format_character_or_capital(text: str) -> None:
     assert folded == folded.lower() or not folded.isascii()
 
 
-def test_fold_is_linear_on_hostile_text() -> None:
-    fold("é")  # builds the tables once
+def test_fold_reads_hostile_text_of_any_length() -> None:
+    """Hidden, reversed and look-alike characters, repeated at length, fold to the plain
+    words; how long it takes is measured by `make bench` (tests/bench/bench_engine.py)."""
     unit = "mо\u200bu\u00adr\u202eі𝐫 ｊ "
-    started = time.perf_counter()
-    fold(unit * 1_000)
-    small = time.perf_counter() - started
-    started = time.perf_counter()
-    fold(unit * 20_000)
-    large = time.perf_counter() - started
-    assert large < 2.0
-    assert large < 60 * max(small, 1e-4)  # twenty times the text, not four hundred
+    folded = fold(unit * 20_000)
+    assert folded.split() == ["mourir", "j"] * 20_000

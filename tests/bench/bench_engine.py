@@ -4,6 +4,9 @@ For every golden transcript (tests/golden/*.in): how many messages the person se
 the bot gives its routes (or, in a crisis, the emergency numbers), and how many in all. Then
 turns per second and per-turn latency (p50/p95) over all of them, replayed many times.
 
+Last, folding hostile text (hidden, reversed and look-alike characters) at two lengths:
+twenty times the text must take about twenty times as long, never four hundred.
+
 Run with ``make bench``. A benchmark, not a test: it prints numbers and asserts nothing.
 """
 
@@ -18,6 +21,7 @@ from zoneinfo import ZoneInfo
 from flows.engine import UserMessage, handle, start
 from flows.resources import Context, Resources
 from flows.state import ConversationState
+from flows.textnorm import fold
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 ROUNDS = 200
@@ -67,6 +71,15 @@ def main() -> None:
     print(f"  turns per second: {len(latencies) / elapsed:,.0f}")
     print(f"  per-turn latency: p50 {cuts[49] * 1000:.3f} ms, p95 {cuts[94] * 1000:.3f} ms "
           f"(aim: p95 < 2 ms)")
+    fold("é")  # builds the tables once
+    unit = "mо\u200bu\u00adr\u202eі𝐫 ｊ "
+    timings = []
+    for repeat in (1_000, 20_000):
+        t0 = time.perf_counter()
+        fold(unit * repeat)
+        timings.append(time.perf_counter() - t0)
+    print(f"fold, hostile text: {timings[0] * 1000:.1f} ms for 1,000 units, "
+          f"{timings[1] * 1000:.1f} ms for 20,000 (aim: about 20 times, linear)")
 
 
 if __name__ == "__main__":

@@ -76,8 +76,9 @@ class Settings(StorageSettings):
         None, alias="MATRIX_ACCESS_TOKEN", description="an access token"
     )
     matrix_staff_room: str | None = Field(
-        None, alias="MATRIX_STAFF_ROOM", pattern=r"^!\S+:\S+$",
-        description="a Matrix room id such as !abcdef:example.org",
+        # Room version 12 ids carry no server name ("!abc…"); older ones do ("!abc:host").
+        None, alias="MATRIX_STAFF_ROOM", pattern=r"^!\S+$",
+        description="a Matrix room id, starting with !",
     )
     matrix_staff_users: str = Field(
         "", alias="MATRIX_STAFF_USERS", pattern=f"{USER_IDS}|^$",

@@ -119,3 +119,16 @@ async def test_the_nlu_timeout_bounds_the_client() -> None:
     assert isinstance(understanding, RasaUnderstanding)
     assert understanding.timeout_s == 0.3
     await understanding.aclose()
+
+
+@pytest.mark.parametrize(
+    "room_id", ["!abcdefghijklmnop:example.org", "!31hneApxJ_1o-63DmFrpeqnkFfWppnzWso1JvH3ogLM"]
+)
+def test_a_staff_room_id_of_any_room_version_is_accepted(room_id: str) -> None:
+    """Room version 12 (the default of current Synapse) makes ids without a server name."""
+    settings = Settings.from_env({
+        "MATRIX_HOMESERVER": "http://127.0.0.1:8008", "MATRIX_USER_ID": "@bot:example.org",
+        "MATRIX_PASSWORD": "x", "MATRIX_STAFF_ROOM": room_id,
+        "MATRIX_STAFF_USERS": "@member:example.org",
+    })
+    assert settings.matrix is not None and settings.matrix.staff_room == room_id

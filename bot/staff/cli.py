@@ -20,6 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.channels.matrix.client import MatrixLoginError, read_session, session_file_beside
+from bot.channels.matrix.cross_signing import (
+    CrossSigningError,
+    CrossSigningKeys,
+    cross_signing_file_beside,
+    fingerprint,
+    publish_identity,
+)
+from bot.settings import Settings
 from flows.textnorm import clean
 from storage import (
     CommissionPrivateKey,
@@ -78,6 +87,18 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="affiche la clé publique qui signe les exports (à épingler par la commission)",
     )
     signing.set_defaults(func=keys_signing_key)
+    identity = keys_sub.add_parser(
+        "matrix-identity",
+        help="affiche l'empreinte de la clé maîtresse du bot sur Matrix (la commission la "
+        "vérifie une fois dans Element)",
+    )
+    identity.add_argument(
+        "--replace",
+        action="store_true",
+        help="publie les clés de ce serveur à la place de l'identité que le serveur Matrix "
+        "détient (après la perte des clés) ; chacun verra l'identité du bot changer",
+    )
+    identity.set_defaults(func=keys_matrix_identity)
 
     staff = subparsers.add_parser("staff", help="outils des membres de la commission")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
@@ -236,6 +257,32 @@ def keys_signing_key(args: argparse.Namespace) -> int:
     except StorageError as error:
         return _fail(str(error))
     print(_signing_line(server))
+    return 0
+
+
+def keys_matrix_identity(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    matrix = settings.matrix
+    if matrix is None:
+        return _fail("Matrix n'est pas configuré : MATRIX_HOMESERVER et MATRIX_USER_ID manquent")
+    keys_file = cross_signing_file_beside(settings.secrets_file)
+    try:
+        if args.replace:
+            session = read_session(session_file_beside(settings.secrets_file), matrix.user_id)
+            if session is None:
+                return _fail("aucune session Matrix près des secrets : lancez d'abord "
+                             "`python -m bot run`")
+            asyncio.run(publish_identity(
+                matrix.homeserver, session, keys_file, matrix.password, replace=True
+            ))
+            print("identité du bot publiée : les membres qui avaient vérifié l'ancienne "
+                  "doivent vérifier celle-ci", file=sys.stderr)
+        keys = CrossSigningKeys.load(keys_file, matrix.user_id)
+    except (StorageError, MatrixLoginError, CrossSigningError) as error:
+        return _fail(str(error))
+    if keys is None:
+        return _fail(f"{keys_file} introuvable : le bot crée ses clés à son premier démarrage")
+    print(fingerprint(keys.master_key))
     return 0
 
 

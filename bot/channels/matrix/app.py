@@ -21,6 +21,12 @@ from bot.channels.matrix.client import (
     Account,
     move_old_session,
     open_client,
+    session_of,
+)
+from bot.channels.matrix.cross_signing import (
+    CrossSigningError,
+    cross_signing_file_beside,
+    publish_identity,
 )
 from bot.channels.matrix.ledger import EventLedger
 from bot.channels.matrix.staff_room import StaffRoom
@@ -70,6 +76,11 @@ class MatrixBot:
         store_dir = data_dir / "matrix"
         move_old_session(store_dir / STORE_SESSION_FILE, session_file)
         client = await open_client(account, store_dir, pickle_key, session_file=session_file)
+        try:
+            await _publish_identity(client, settings, session_file)
+        except BaseException:
+            await client.close()
+            raise
         ledger_key = hashlib.sha256(b"entraide-event-ledger\0" + pickle_key).digest()
         ledger = EventLedger(store_dir / "events.sqlite3", ledger_key)
         conversations = Conversations(
@@ -134,6 +145,20 @@ class MatrixBot:
         await self.client.close()
         self.ledger.close()
         log.info("event=matrix_bot_stopped")
+
+
+async def _publish_identity(
+    client: AsyncClient, settings: MatrixSettings, session_file: Path
+) -> None:
+    # Without cross-signing the bot still reads and answers in Element's default mode: a
+    # refusal here must not keep it from catching a crisis; `health` reports it.
+    try:
+        await publish_identity(
+            settings.homeserver, session_of(client),
+            cross_signing_file_beside(session_file), settings.password,
+        )
+    except CrossSigningError as error:
+        log.error("event=matrix_identity_failed reason=%s", error)
 
 
 def _room_state(client: AsyncClient, room_id: str | None) -> tuple[bool, frozenset[str]] | None:

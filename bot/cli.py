@@ -24,6 +24,7 @@ from bot.channels.matrix.cross_signing import (
     fingerprint,
     identity_status,
 )
+from bot.channels.matrix.staff_trust import staff_health, staff_trust_file_beside
 from bot.policy.conversations import CaseKeeper, Conversations
 from bot.policy.memory_keeper import MemoryKeeper
 from bot.policy.store_keeper import StoreKeeper
@@ -202,9 +203,14 @@ async def _health(settings: Settings) -> int:
     else:
         reachable = await _homeserver_answers(matrix.homeserver)
         identity = await _identity(settings, matrix) if reachable else {"state": "not checked"}
-        report["matrix"] = {"homeserver_reachable": reachable, "identity": identity}
-        # A foreign identity waits for the operator (`keys matrix-identity --replace`).
-        healthy = reachable and identity["state"] != IdentityState.FOREIGN
+        staff = staff_health(staff_trust_file_beside(settings.secrets_file))
+        report["matrix"] = {
+            "homeserver_reachable": reachable, "identity": identity, "staff_room": staff,
+        }
+        # A foreign identity waits for the operator (`keys matrix-identity --replace`), and
+        # so do held alerts (`keys trust-staff`, or a staff member who cannot read them).
+        healthy = reachable and identity["state"] != IdentityState.FOREIGN \
+            and not staff["alerts_held"]
     sys.stdout.write(json.dumps(report) + "\n")
     return 0 if healthy else 1
 

@@ -28,6 +28,12 @@ from bot.channels.matrix.cross_signing import (
     fingerprint,
     publish_identity,
 )
+from bot.channels.matrix.staff_trust import (
+    StaffTrust,
+    member_key,
+    shown,
+    staff_trust_file_beside,
+)
 from bot.settings import Settings
 from flows.textnorm import clean
 from storage import (
@@ -99,6 +105,16 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "détient (après la perte des clés) ; chacun verra l'identité du bot changer",
     )
     identity.set_defaults(func=keys_matrix_identity)
+    trust_staff = keys_sub.add_parser(
+        "trust-staff",
+        help="montre les identités des membres de la commission qui ont changé (les alertes "
+        "attendent) ; --confirm les accepte après vérification auprès de chaque membre",
+    )
+    trust_staff.add_argument(
+        "--confirm", action="store_true",
+        help="accepte les nouvelles identités affichées : les alertes repartent",
+    )
+    trust_staff.set_defaults(func=keys_trust_staff)
 
     staff = subparsers.add_parser("staff", help="outils des membres de la commission")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
@@ -283,6 +299,33 @@ def keys_matrix_identity(args: argparse.Namespace) -> int:
     if keys is None:
         return _fail(f"{keys_file} introuvable : le bot crée ses clés à son premier démarrage")
     print(fingerprint(keys.master_key))
+    return 0
+
+
+def keys_trust_staff(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if settings.matrix is None:
+        return _fail("Matrix n'est pas configuré : MATRIX_HOMESERVER et MATRIX_USER_ID manquent")
+    trust_file = staff_trust_file_beside(settings.secrets_file)
+    try:
+        trust = StaffTrust.load(trust_file)
+        if not trust.changed:
+            print("aucune identité de la commission n'a changé")
+            return 0
+        for user_id in sorted(settings.matrix.staff_users):
+            member = member_key(user_id)
+            if member in trust.changed:
+                print(f"{user_id} :")
+                print(f"  épinglée : {shown(trust.pinned[member])}")
+                print(f"  nouvelle : {shown(trust.changed[member])}")
+        if not args.confirm:
+            print("Vérifiez chaque nouvelle empreinte avec le membre (de vive voix), puis "
+                  "relancez avec --confirm.")
+            return 0
+        trust.confirmed().save(trust_file)
+    except StorageError as error:
+        return _fail(str(error))
+    print("nouvelles identités épinglées : les alertes en attente repartent")
     return 0
 
 

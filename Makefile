@@ -45,7 +45,7 @@ lint: setup
 	$(VENV)/bin/ruff check bot flows nlu storage tests
 	$(VENV)/bin/mypy
 
-test: setup lint postgres-ready nlu-check synapse-ready
+test: setup lint postgres-ready nlu-check synapse-ready js-ready
 	$(VENV)/bin/pytest
 
 bench: setup bench-engine bench-storage bench-nlu bench-matrix
@@ -56,3 +56,4 @@ bench-engine: setup
 include nlu/nlu.mk
 include storage/storage.mk
 include bot/dev/synapse.mk
+include tests/matrix/js/js.mk

@@ -16,11 +16,19 @@ import httpx
 
 from bot.channels import terminal
 from bot.channels.matrix.app import MatrixBot
-from bot.channels.matrix.client import MatrixLoginError, session_file_beside
+from bot.channels.matrix.client import MatrixLoginError, read_session, session_file_beside
+from bot.channels.matrix.cross_signing import (
+    CrossSigningError,
+    IdentityState,
+    cross_signing_file_beside,
+    fingerprint,
+    identity_status,
+)
+from bot.channels.matrix.staff_trust import staff_health, staff_trust_file_beside
 from bot.policy.conversations import CaseKeeper, Conversations
 from bot.policy.memory_keeper import MemoryKeeper
 from bot.policy.store_keeper import StoreKeeper
-from bot.settings import Settings
+from bot.settings import MatrixSettings, Settings
 from bot.staff.cli import add_commands
 from flows.resources import Resources
 from flows.texts import LOCALES
@@ -194,10 +202,33 @@ async def _health(settings: Settings) -> int:
         report["matrix"] = "not configured"
     else:
         reachable = await _homeserver_answers(matrix.homeserver)
-        report["matrix"] = {"homeserver_reachable": reachable}
-        healthy = reachable
+        identity = await _identity(settings, matrix) if reachable else {"state": "not checked"}
+        staff = staff_health(staff_trust_file_beside(settings.secrets_file))
+        report["matrix"] = {
+            "homeserver_reachable": reachable, "identity": identity, "staff_room": staff,
+        }
+        # A foreign identity waits for the operator (`keys matrix-identity --replace`), and
+        # so do held alerts (`keys trust-staff`, or a staff member who cannot read them).
+        healthy = reachable and identity["state"] != IdentityState.FOREIGN \
+            and not staff["alerts_held"]
     sys.stdout.write(json.dumps(report) + "\n")
     return 0 if healthy else 1
+
+
+async def _identity(settings: Settings, matrix: MatrixSettings) -> dict[str, str | None]:
+    """The bot's master key as a council member compares it, and what the homeserver
+    publishes of it."""
+    try:
+        session = read_session(session_file_beside(settings.secrets_file), matrix.user_id)
+        if session is None:
+            return {"state": "no session yet"}
+        identity = await identity_status(
+            matrix.homeserver, session, cross_signing_file_beside(settings.secrets_file)
+        )
+    except (StorageError, MatrixLoginError, CrossSigningError) as error:
+        return {"state": "unknown", "error": str(error)}
+    master_key = None if identity.master_key is None else fingerprint(identity.master_key)
+    return {"state": identity.state, "master_key": master_key}
 
 
 async def _homeserver_answers(homeserver: str) -> bool:

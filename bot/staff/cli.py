@@ -20,6 +20,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.channels.matrix.client import MatrixLoginError, read_session, session_file_beside
+from bot.channels.matrix.cross_signing import (
+    CrossSigningError,
+    CrossSigningKeys,
+    cross_signing_file_beside,
+    fingerprint,
+    publish_identity,
+)
+from bot.channels.matrix.staff_trust import (
+    StaffTrust,
+    member_key,
+    shown,
+    staff_trust_file_beside,
+)
+from bot.settings import Settings
 from flows.textnorm import clean
 from storage import (
     CommissionPrivateKey,
@@ -78,6 +93,28 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="affiche la clé publique qui signe les exports (à épingler par la commission)",
     )
     signing.set_defaults(func=keys_signing_key)
+    identity = keys_sub.add_parser(
+        "matrix-identity",
+        help="affiche l'empreinte de la clé maîtresse du bot sur Matrix (la commission la "
+        "vérifie une fois dans Element)",
+    )
+    identity.add_argument(
+        "--replace",
+        action="store_true",
+        help="publie les clés de ce serveur à la place de l'identité que le serveur Matrix "
+        "détient (après la perte des clés) ; chacun verra l'identité du bot changer",
+    )
+    identity.set_defaults(func=keys_matrix_identity)
+    trust_staff = keys_sub.add_parser(
+        "trust-staff",
+        help="montre les identités des membres de la commission qui ont changé (les alertes "
+        "attendent) ; --confirm les accepte après vérification auprès de chaque membre",
+    )
+    trust_staff.add_argument(
+        "--confirm", action="store_true",
+        help="accepte les nouvelles identités affichées : les alertes repartent",
+    )
+    trust_staff.set_defaults(func=keys_trust_staff)
 
     staff = subparsers.add_parser("staff", help="outils des membres de la commission")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
@@ -236,6 +273,59 @@ def keys_signing_key(args: argparse.Namespace) -> int:
     except StorageError as error:
         return _fail(str(error))
     print(_signing_line(server))
+    return 0
+
+
+def keys_matrix_identity(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    matrix = settings.matrix
+    if matrix is None:
+        return _fail("Matrix n'est pas configuré : MATRIX_HOMESERVER et MATRIX_USER_ID manquent")
+    keys_file = cross_signing_file_beside(settings.secrets_file)
+    try:
+        if args.replace:
+            session = read_session(session_file_beside(settings.secrets_file), matrix.user_id)
+            if session is None:
+                return _fail("aucune session Matrix près des secrets : lancez d'abord "
+                             "`python -m bot run`")
+            asyncio.run(publish_identity(
+                matrix.homeserver, session, keys_file, matrix.password, replace=True
+            ))
+            print("identité du bot publiée : les membres qui avaient vérifié l'ancienne "
+                  "doivent vérifier celle-ci", file=sys.stderr)
+        keys = CrossSigningKeys.load(keys_file, matrix.user_id)
+    except (StorageError, MatrixLoginError, CrossSigningError) as error:
+        return _fail(str(error))
+    if keys is None:
+        return _fail(f"{keys_file} introuvable : le bot crée ses clés à son premier démarrage")
+    print(fingerprint(keys.master_key))
+    return 0
+
+
+def keys_trust_staff(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if settings.matrix is None:
+        return _fail("Matrix n'est pas configuré : MATRIX_HOMESERVER et MATRIX_USER_ID manquent")
+    trust_file = staff_trust_file_beside(settings.secrets_file)
+    try:
+        trust = StaffTrust.load(trust_file)
+        if not trust.changed:
+            print("aucune identité de la commission n'a changé")
+            return 0
+        for user_id in sorted(settings.matrix.staff_users):
+            member = member_key(user_id)
+            if member in trust.changed:
+                print(f"{user_id} :")
+                print(f"  épinglée : {shown(trust.pinned[member])}")
+                print(f"  nouvelle : {shown(trust.changed[member])}")
+        if not args.confirm:
+            print("Vérifiez chaque nouvelle empreinte avec le membre (de vive voix), puis "
+                  "relancez avec --confirm.")
+            return 0
+        trust.confirmed().save(trust_file)
+    except StorageError as error:
+        return _fail(str(error))
+    print("nouvelles identités épinglées : les alertes en attente repartent")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -119,39 +120,48 @@ async def new_person(homeserver: Homeserver, root: Path, prefix: str = "person")
     )
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def deployment(homeserver: Homeserver, tmp_path: Path) -> AsyncIterator[Deployment]:
-    """A started bot whose staff room holds one commission member, who reads every alert."""
-    staff = await new_person(homeserver, tmp_path, "commission")
+@contextlib.asynccontextmanager
+async def deployed(
+    homeserver: Homeserver, root: Path, *, also_staff: frozenset[str] = frozenset()
+) -> AsyncIterator[Deployment]:
+    """A started bot whose staff room holds one commission member, who reads every alert;
+    ``also_staff`` are more members of the commission, invited into the room beside it."""
+    staff = await new_person(homeserver, root, "commission")
     bot_password = secrets.token_urlsafe(12)
     bot_user = await asyncio.to_thread(
         homeserver.register, f"bot-{secrets.token_hex(4)}", bot_password
     )
     room = await staff.client.room_create(
-        name="Commission", invite=[bot_user], initial_state=[ENCRYPTION_STATE]
+        name="Commission", invite=[bot_user, *also_staff], initial_state=[ENCRYPTION_STATE]
     )
     settings = MatrixSettings(
         homeserver=homeserver.url,
         user_id=bot_user,
         password=bot_password,
         staff_room=room.room_id,
-        staff_users=frozenset({staff.user_id}),
+        staff_users=frozenset({staff.user_id, *also_staff}),
         on_call=(staff.user_id,),
     )
     commission = CommissionPrivateKey.generate()
-    secrets_dir = tmp_path / "secrets"
+    secrets_dir = root / "secrets"
     secrets_dir.mkdir(mode=0o700)
-    (tmp_path / "var").mkdir(mode=0o700)
+    (root / "var").mkdir(mode=0o700)
     store = await Store.open(
-        f"sqlite+aiosqlite:///{tmp_path / 'var' / 'entraide.sqlite3'}",
+        f"sqlite+aiosqlite:///{root / 'var' / 'entraide.sqlite3'}",
         ServerSecrets.generate(commission.public()),
         case_keys_file=secrets_dir / "case-keys.sqlite3",
         receipts=CHEAP_RECEIPTS,
     )
-    setup = Deployment(homeserver, store, tmp_path, settings, secrets.token_bytes(32), staff)
+    setup = Deployment(homeserver, store, root, settings, secrets.token_bytes(32), staff)
     try:
         await setup.start_bot()
         await staff.wait_joined(room.room_id, bot_user)
         yield setup
     finally:
         await setup.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def deployment(homeserver: Homeserver, tmp_path: Path) -> AsyncIterator[Deployment]:
+    async with deployed(homeserver, tmp_path) as setup:
+        yield setup

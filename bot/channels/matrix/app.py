@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient
+from nio import AsyncClient, MatrixRoom, RoomMessageText
 
 from bot.channels.matrix.channel import MatrixChannel
 from bot.channels.matrix.client import (
@@ -21,9 +22,18 @@ from bot.channels.matrix.client import (
     Account,
     move_old_session,
     open_client,
+    session_of,
+)
+from bot.channels.matrix.cross_signing import (
+    CrossSigningError,
+    IdentityState,
+    cross_signing_file_beside,
+    fingerprint,
+    publish_identity,
 )
 from bot.channels.matrix.ledger import EventLedger
 from bot.channels.matrix.staff_room import StaffRoom
+from bot.channels.matrix.staff_trust import StaffGuard, staff_trust_file_beside
 from bot.policy.conversations import NLU_DEADLINE_SECONDS, Conversations
 from bot.policy.store_keeper import StoreKeeper
 from bot.settings import MatrixSettings
@@ -70,6 +80,11 @@ class MatrixBot:
         store_dir = data_dir / "matrix"
         move_old_session(store_dir / STORE_SESSION_FILE, session_file)
         client = await open_client(account, store_dir, pickle_key, session_file=session_file)
+        try:
+            master_key = await _publish_identity(client, settings, session_file)
+        except BaseException:
+            await client.close()
+            raise
         ledger_key = hashlib.sha256(b"entraide-event-ledger\0" + pickle_key).digest()
         ledger = EventLedger(store_dir / "events.sqlite3", ledger_key)
         conversations = Conversations(
@@ -99,11 +114,17 @@ class MatrixBot:
                 outbox=store,
                 send=channel.send,
                 room_state=lambda: _room_state(client, settings.staff_room),
+                guard=StaffGuard(
+                    client, settings.staff_room, settings.staff_users,
+                    staff_trust_file_beside(session_file),
+                ),
                 texts=resources.texts,
                 locale=locale,
                 bot_user_id=settings.user_id,
+                bot_fingerprint=None if master_key is None else fingerprint(master_key),
             )
             channel.on_activity = staff.wake
+            client.add_event_callback(_staff_messages(staff), RoomMessageText)
         conversations.on_erased = channel.erased
         bot = cls(client, channel, ledger, staff)
         bot.tasks.append(asyncio.create_task(channel.run()))
@@ -134,6 +155,33 @@ class MatrixBot:
         await self.client.close()
         self.ledger.close()
         log.info("event=matrix_bot_stopped")
+
+
+async def _publish_identity(
+    client: AsyncClient, settings: MatrixSettings, session_file: Path
+) -> str | None:
+    """The bot's master key once published, None otherwise."""
+    # Without cross-signing the bot still reads and answers in Element's default mode: a
+    # refusal here must not keep it from catching a crisis; `health` reports it.
+    try:
+        identity = await publish_identity(
+            settings.homeserver, session_of(client),
+            cross_signing_file_beside(session_file), settings.password,
+        )
+    except CrossSigningError as error:
+        log.error("event=matrix_identity_failed reason=%s", error)
+        return None
+    return identity.master_key if identity.state is IdentityState.PUBLISHED else None
+
+
+def _staff_messages(staff: StaffRoom) -> Callable[[MatrixRoom, RoomMessageText], None]:
+    # The channel answers people only; the staff room's own messages reach it here, from
+    # nio's sync (already decrypted when their key came with it).
+    def on_event(room: MatrixRoom, event: RoomMessageText) -> None:
+        if room.room_id == staff.room_id:
+            staff.on_message(event.sender, event.body, bool(event.decrypted))
+
+    return on_event
 
 
 def _room_state(client: AsyncClient, room_id: str | None) -> tuple[bool, frozenset[str]] | None:

@@ -8,6 +8,10 @@ Policy for rooms, written once here:
 - an event is handled once: by event id (kept as a keyed hash), across restarts too;
 - an event that cannot be decrypted yet waits a little for its room key, asks the sender's
   devices for it, then asks the person to send the message again;
+- a room key the person's client withholds because it does not trust the bot's device
+  (Element's "exclude insecure devices", a blocked device) will not come: no wait, no
+  resend; the person is told once per room, in the one message sent in clear (a fixed
+  sentence, nothing of theirs), how to let the bot read them, and the emergency numbers;
 - only text is read; files, images and unknown kinds get a sentence and are not kept;
 - after an erasure, once its confirmation is sent, the bot drops the room keys of the
   person's rooms and leaves and forgets them: nothing it holds decrypts that conversation.
@@ -26,8 +30,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
 from nio import (
+    Api,
     AsyncClient,
     BadEvent,
     EncryptionError,
@@ -48,7 +54,9 @@ from nio import (
     RoomSendResponse,
     SendRetryError,
     SyncResponse,
+    ToDeviceEvent,
     UnknownBadEvent,
+    UnknownToDeviceEvent,
 )
 from nio.events import Event as NioEvent
 
@@ -69,6 +77,21 @@ SEND_ATTEMPTS = 4
 REPLAY_ERROR = "Duplicate message index"
 # One explanation per room per hour is enough for a room without encryption.
 EXPLAIN_EVERY_SECONDS = 3600.0
+WITHHELD_EVENT = "m.room_key.withheld"
+# Kept in the ledger beside event ids (which start with "$"), under the same keyed hash,
+# so that a restart neither forgets a withheld key nor tells a person twice.
+WITHHELD_DISTRUST = "withheld-distrust:"
+WITHHELD_NO_OLM = "withheld-no-olm:"
+WITHHELD_TOLD = "withheld-told:"
+# The codes after which the key will not come: the sender's client does not trust the
+# bot's device (only the person's settings, or verifying the bot, change that), or could
+# not reach it at all. m.unavailable and m.unauthorised answer a key request from one
+# device: the key may still come from another, so the wait goes on.
+WITHHELD_KINDS = {
+    "m.unverified": WITHHELD_DISTRUST,
+    "m.blacklisted": WITHHELD_DISTRUST,
+    "m.no_olm": WITHHELD_NO_OLM,
+}
 
 
 @dataclass
@@ -149,6 +172,7 @@ class MatrixChannel:
     def _take(self, response: SyncResponse, *, backlog: bool) -> None:
         batch = _Batch(response.next_batch)
         self._batches.append(batch)
+        self._note_withheld(response.to_device_events)
         for room_id, invite in response.rooms.invite.items():
             self._spawn(self._consider_invite(room_id, invite.invite_state))
         for room_id, info in response.rooms.join.items():
@@ -164,6 +188,29 @@ class MatrixChannel:
                 batch.remaining += 1
                 self._queue(room_id).put_nowait(_Work(room_id, event, batch))
         self._commit_position()
+
+    def _note_withheld(self, events: list[ToDeviceEvent]) -> None:
+        for event in events:
+            if not isinstance(event, UnknownToDeviceEvent) or event.type != WITHHELD_EVENT:
+                continue
+            content = event.source.get("content")
+            if not isinstance(content, dict) or content.get("code") not in WITHHELD_KINDS:
+                continue
+            # m.no_olm names no session: it holds for every session of that device.
+            session = content.get("session_id") or content.get("sender_key")
+            if not isinstance(session, str):
+                continue
+            self.ledger.mark_handled(f"{WITHHELD_KINDS[content['code']]}{event.sender}|{session}")
+            log.info("event=matrix_room_key_withheld code=%s", content["code"])
+
+    def _withheld(self, event: MegolmEvent) -> str | None:
+        """``WITHHELD_DISTRUST`` or ``WITHHELD_NO_OLM`` if the sender withheld this event's
+        key, None if it may still come."""
+        for kind in (WITHHELD_DISTRUST, WITHHELD_NO_OLM):
+            for session in (event.session_id, event.sender_key):
+                if self.ledger.handled(f"{kind}{event.sender}|{session}"):
+                    return kind
+        return None
 
     def _commit_position(self) -> None:
         token = None
@@ -264,6 +311,13 @@ class MatrixChannel:
                 log.warning("event=matrix_replay_ignored")
                 self.ledger.mark_handled(event_id)
                 return
+            if (
+                isinstance(decrypted, MegolmEvent)
+                and self._withheld(decrypted) == WITHHELD_DISTRUST
+            ):
+                self.ledger.mark_handled(event_id)
+                await self._explain_withheld(room_id)
+                return
             event = decrypted
         if isinstance(event, RoomMessage) and not getattr(event, "decrypted", False):
             # A clear message in an encrypted room can only come from the homeserver (or
@@ -326,6 +380,9 @@ class MatrixChannel:
                 # nio has no error type of its own for a Megolm index it has already seen.
                 if str(error).startswith(REPLAY_ERROR):
                     return None
+                # A key its sender chose to keep will not come: asking again only loops.
+                if self._withheld(event) is not None:
+                    break
                 if not requested:
                     requested = True
                     with contextlib.suppress(LocalProtocolError):
@@ -373,6 +430,18 @@ class MatrixChannel:
         log.info("event=matrix_unencrypted_room")
         await self._send_text(room_id, self.texts.get(self.locale, "matrix.unencrypted"))
 
+    async def _explain_withheld(self, room_id: str) -> None:
+        """Once per room, in clear: the person's client decrypts nothing the bot sends
+        either, and the sentence is the same for everyone, so it tells the homeserver
+        nothing it does not know."""
+        told = WITHHELD_TOLD + room_id
+        if self.ledger.handled(told):
+            return
+        phones = self.conversations.resources.directory.phones()
+        text = self.texts.get(self.locale, "matrix.withheld", **phones)
+        if await self.send(room_id, text_content(text), encrypted=False):
+            self.ledger.mark_handled(told)
+
     async def _check_room(self, room_id: str) -> None:
         """After membership changed: leave a group, greet a direct message just joined."""
         room = self._room(room_id)
@@ -400,13 +469,21 @@ class MatrixChannel:
     async def _send_text(self, room_id: str, text: str) -> None:
         await self.send(room_id, text_content(text))
 
-    async def send(self, room_id: str, content: dict[str, Any], tx_id: str | None = None) -> bool:
-        """Send through ``room_send`` (it encrypts), retrying briefly; True once accepted."""
+    async def send(
+        self, room_id: str, content: dict[str, Any], tx_id: str | None = None,
+        *, encrypted: bool = True,
+    ) -> bool:
+        """Send through ``room_send`` (it encrypts), or in clear when ``encrypted`` is
+        False, retrying briefly; True once accepted."""
         for attempt in range(SEND_ATTEMPTS):
             try:
-                response = await self.client.room_send(
-                    room_id, "m.room.message", content, tx_id=tx_id,
-                    ignore_unverified_devices=True,
+                response = await (
+                    self.client.room_send(
+                        room_id, "m.room.message", content, tx_id=tx_id,
+                        ignore_unverified_devices=True,
+                    )
+                    if encrypted
+                    else self._send_clear(room_id, content, tx_id)
                 )
             except (SendRetryError, LocalProtocolError, OSError) as error:
                 log.warning("event=matrix_send_failed error=%s", type(error).__name__)
@@ -416,6 +493,15 @@ class MatrixChannel:
                 log.warning("event=matrix_send_refused status=%s", response.status_code)
             await asyncio.sleep(0.5 * 2**attempt)
         return False
+
+    async def _send_clear(
+        self, room_id: str, content: dict[str, Any], tx_id: str | None
+    ) -> Any:
+        # nio encrypts whatever ``room_send`` sends to an encrypted room.
+        method, path, data = Api.room_send(
+            self.client.access_token, room_id, "m.room.message", content, tx_id or uuid4()
+        )
+        return await self.client._send(RoomSendResponse, method, path, data, (room_id,))
 
 
 class _SyncFailed(Exception):

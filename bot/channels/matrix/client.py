@@ -12,7 +12,7 @@ import base64
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
@@ -43,6 +43,29 @@ class Account:
     user_id: str
     password: str | None = None
     access_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    """The device the bot keeps for good, and its token."""
+
+    user_id: str
+    device_id: str
+    access_token: str = field(repr=False)
+
+
+def read_session(path: Path, user_id: str) -> Session | None:
+    if not path.exists():
+        return None
+    check_private_mode(path, "Matrix session file")
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    if kept.get("user_id") != user_id:
+        raise MatrixLoginError("the kept Matrix session belongs to another account")
+    return Session(kept["user_id"], kept["device_id"], kept["access_token"])
+
+
+def session_of(client: AsyncClient) -> Session:
+    return Session(client.user_id, client.device_id, client.access_token)
 
 
 def pickle_passphrase(key: bytes) -> str:
@@ -100,12 +123,9 @@ async def open_client(
     client = AsyncClient(account.homeserver, account.user_id, store_path=str(store_dir),
                          config=config)
     try:
-        if session_file.exists():
-            check_private_mode(session_file, "Matrix session file")
-            session = json.loads(session_file.read_text(encoding="utf-8"))
-            if session.get("user_id") != account.user_id:
-                raise MatrixLoginError("the kept Matrix session belongs to another account")
-            client.restore_login(session["user_id"], session["device_id"], session["access_token"])
+        session = read_session(session_file, account.user_id)
+        if session is not None:
+            client.restore_login(session.user_id, session.device_id, session.access_token)
         elif account.access_token:
             client.access_token = account.access_token
             whoami = await client.whoami()
@@ -130,12 +150,7 @@ async def open_client(
 
 
 def _save_session(path: Path, client: AsyncClient) -> None:
-    session = {
-        "user_id": client.user_id,
-        "device_id": client.device_id,
-        "access_token": client.access_token,
-    }
-    write_private_file(path, json.dumps(session).encode(), overwrite=True)
+    write_private_file(path, json.dumps(asdict(session_of(client))).encode(), overwrite=True)
 
 
 def drop_room_keys(client: AsyncClient, room_id: str) -> None:

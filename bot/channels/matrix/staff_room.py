@@ -4,7 +4,12 @@ Each outbox item is sent with a transaction id derived from the item itself. Whe
 dies after the homeserver accepted an alert but before the item was marked delivered, the
 next attempt sends the same transaction id from the same device, and the homeserver answers
 with the event it already has instead of posting a second one: exactly one alert per item.
-Nothing is posted while the room is unencrypted or holds someone outside the allow-list.
+Nothing is posted while the room is unencrypted or holds someone outside the allow-list,
+while a staff member's identity changed without the operator's confirmation, or while the
+room key would not reach every staff member in the room (see ``staff_trust``).
+
+``!aide`` in the room answers with what the room receives and the fingerprint of the bot's
+master key, the one a council member verifies once in Element.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ log = logging.getLogger("bot.channels.matrix.staff_room")
 # Alerts are pushed right after each turn; this is only the fallback when none came.
 POLL_SECONDS = 15.0
 CRISIS_LEVEL = 3
+HELP_COMMANDS = frozenset({"!aide", "!help"})
 
 
 class Outbox(Protocol):
@@ -32,7 +38,12 @@ class Outbox(Protocol):
     async def mark_delivered(self, item_id: str) -> None: ...
 
 
-Send = Callable[[str, dict[str, Any], str], Awaitable[bool]]
+class Guard(Protocol):
+    async def identities_confirmed(self) -> bool: ...
+    async def room_key_reaches_everyone(self) -> bool: ...
+
+
+Send = Callable[[str, dict[str, Any], str | None], Awaitable[bool]]
 
 
 @dataclass
@@ -44,14 +55,40 @@ class StaffRoom:
     send: Send
     # The room as the client sees it: its encryption and who is in it (joined or invited).
     room_state: Callable[[], tuple[bool, frozenset[str]] | None]
+    guard: Guard
     texts: Texts
     locale: str = "fr"
     bot_user_id: str = ""
+    # As ``keys matrix-identity`` prints it; None while the bot's identity is not published.
+    bot_fingerprint: str | None = None
+    _help_asked: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def wake(self) -> None:
         self._wake.set()
+
+    def on_message(self, sender: str, body: str, decrypted: bool) -> None:
+        """A message in the staff room: a member's ``!aide`` is answered by the delivery task."""
+        if decrypted and sender in self.members and body.strip().lower() in HELP_COMMANDS:
+            self._help_asked = True
+            self.wake()
+
+    async def answer_help(self) -> None:
+        if not self._help_asked:
+            return
+        self._help_asked = False
+        if self.bot_fingerprint is None:
+            text = self.texts.get(self.locale, "staff_room.help_unpublished")
+        else:
+            text = self.texts.get(self.locale, "staff_room.help", fingerprint=self.bot_fingerprint)
+        await self.send(self.room_id, text_content(text), None)
+
+    async def trusted(self) -> bool:
+        """Every identity confirmed and the room key reaching every staff member present."""
+        if not await self.guard.identities_confirmed():
+            return False
+        return await self.guard.room_key_reaches_everyone()
 
     def ready(self) -> bool:
         state = self.room_state()
@@ -71,8 +108,11 @@ class StaffRoom:
         async with self._lock:
             if not self.ready():
                 return 0
+            await self.answer_help()
             delivered = 0
             while items := await self.outbox.pending_outbox():
+                if not await self.trusted():
+                    return delivered
                 for item in items:
                     sent = await self.send(self.room_id, self.content(item), f"outbox-{item.id}")
                     if not sent:

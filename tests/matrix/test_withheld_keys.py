@@ -132,3 +132,20 @@ async def test_a_withheld_notice_sent_by_someone_else_does_not_silence_the_perso
     (reply,) = await person.messages_until_quiet(quiet=QUIET_SECONDS)
     assert reply.decrypted
     assert "déchiffrer" in reply.body
+
+
+async def test_a_key_that_never_comes_to_an_unsigned_bot_is_explained_once(
+    homeserver: Homeserver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Some clients keep their keys from a device its owner did not sign without sending a
+    withheld notice: for a bot whose cross-signing failed, a key that never comes gets the
+    same one sentence in clear, not a request to send again."""
+    monkeypatch.setattr(matrix_app, "publish_identity", _not_cross_signed)
+    async with deployed(homeserver, tmp_path) as deployment:
+        person, room_id = await deployment.person()
+        await person.messages_until_quiet()
+        for _ in range(3):
+            await send_unreadable(person, deployment, room_id)
+        (notice,) = await person.messages_until_quiet(quiet=QUIET_SECONDS)
+    assert not notice.decrypted
+    assert "3114" in notice.body and "Exclure les appareils non sécurisés" in notice.body

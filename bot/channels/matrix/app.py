@@ -104,6 +104,7 @@ class MatrixBot:
             locale=locale,
             staff_room_id=settings.staff_room,
             staff_users=settings.staff_users,
+            signed_by_owner=master_key is not None,
         )
         staff = None
         if settings.staff_room is not None:

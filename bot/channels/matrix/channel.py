@@ -120,6 +120,10 @@ class MatrixChannel:
     locale: str = "fr"
     staff_room_id: str | None = None
     staff_users: frozenset[str] = frozenset()
+    # False when the bot's device carries no signature of its identity (cross-signing was
+    # refused): a client that excludes insecure devices then keeps its keys from the bot,
+    # sometimes without saying so, and a key that never comes means the same.
+    signed_by_owner: bool = True
     # Called after every sync and every handled message, so an alert leaves within the
     # second, and alerts held for the staff room's membership go once it changed.
     on_activity: Callable[[], None] = lambda: None
@@ -311,9 +315,8 @@ class MatrixChannel:
                 log.warning("event=matrix_replay_ignored")
                 self.ledger.mark_handled(event_id)
                 return
-            if (
-                isinstance(decrypted, MegolmEvent)
-                and self._withheld(decrypted) == WITHHELD_DISTRUST
+            if isinstance(decrypted, MegolmEvent) and (
+                self._withheld(decrypted) == WITHHELD_DISTRUST or not self.signed_by_owner
             ):
                 self.ledger.mark_handled(event_id)
                 await self._explain_withheld(room_id)

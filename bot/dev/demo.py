@@ -13,6 +13,7 @@ import contextlib
 import json
 import secrets
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -121,7 +122,17 @@ async def run_demo(
             "Lines marked [commission] are what the commission's room receives. "
             "Ctrl-C or Ctrl-D stops everything.\n\n"
         )
-        await _chat(person, commission, room_id, accounts["staff_room"], stdin, stdout)
+        async def new_direct_room() -> str:
+            # After an erasure the bot leaves the room: as a person would, start a new chat.
+            fresh = await person.open_direct_chat(bot_id)
+            accounts["direct_room"] = fresh
+            _save_accounts(accounts_file, accounts)
+            return fresh
+
+        await _chat(
+            person, commission, room_id, accounts["staff_room"], stdin, stdout,
+            bot_id=bot_id, new_direct_room=new_direct_room,
+        )
     finally:
         for member in people:
             await member.close()
@@ -138,7 +149,12 @@ async def _chat(
     staff_room: str,
     stdin: TextIO,
     stdout: TextIO,
+    *,
+    bot_id: str,
+    new_direct_room: Callable[[], Awaitable[str]],
 ) -> None:
+    current = {"room": room_id}
+
     def show(message: Received, prefix: str = "") -> None:
         text = message.body if not prefix else "\n".join(
             f"{prefix} {line}" for line in message.body.splitlines()
@@ -149,7 +165,7 @@ async def _chat(
     async def print_bot() -> None:
         while True:
             message = await person.inbox.get()
-            if message.room_id == room_id:
+            if message.room_id == current["room"]:
                 show(message)
 
     async def print_commission() -> None:
@@ -161,8 +177,13 @@ async def _chat(
     printers = [asyncio.create_task(print_bot()), asyncio.create_task(print_commission())]
     try:
         while (line := await read_line(stdin)) is not None:
-            if line.strip():
-                await person.send(room_id, line)
+            if not line.strip():
+                continue
+            room = person.client.rooms.get(current["room"])
+            if room is None or bot_id not in room.users:
+                stdout.write("(The bot left this chat after the erasure: a new one opens.)\n\n")
+                current["room"] = await new_direct_room()
+            await person.send(current["room"], line)
     finally:
         for task in printers:
             task.cancel()

@@ -48,8 +48,10 @@ async def test_after_an_erasure_the_bot_can_no_longer_decrypt_the_conversation(
     assert any("effacer" in reply for reply in await say(person, room_id, "effacer"))
 
     replies = await say(person, room_id, "oui")
-    # The confirmation still reached the person, encrypted, before the keys went.
+    # The confirmation still reached the person, encrypted, before the keys went, and it
+    # says where to talk again, since the room goes.
     assert any("Tout est effacé" in reply for reply in replies)
+    assert any("nouvelle discussion directe" in reply for reply in replies)
     bot = deployment.settings.user_id
     async with asyncio.timeout(15):
         while bot in person.client.rooms[room_id].users:

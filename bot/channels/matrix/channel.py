@@ -347,6 +347,8 @@ class MatrixChannel:
             await self._send_messages(room.room_id, messages)
             if sender in self._erased:
                 self._erased.discard(sender)
+                # The room goes with the erasure: say where to talk again before leaving.
+                await self._send_text(room.room_id, self.texts.get(self.locale, "matrix.erased"))
                 await self._forget_person(sender)
             return
         reason = _refusal(event)

@@ -182,9 +182,10 @@ def _user_message(turn: journey.Turn, event: UserMessage) -> None:
         turn.command(command)
         return
     if step is None and turn.state.paused is not None:
-        # The question kept after asides: this message answers it.
+        # The question kept after asides: this message answers it, and its count goes on
+        # (it was asked twice already), so an unclear answer moves on.
         step = turn.state.paused
-        turn.state = replace(turn.state, step=step, paused=None, misses=0)
+        turn.state = replace(turn.state, step=step, paused=None)
     if step is None:
         if turn.state.crisis_active:
             turn.listen()

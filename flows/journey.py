@@ -391,7 +391,7 @@ class Turn:
         next answer rather than asked a third time."""
         step = self.state.step
         self.say(self.t("input.paused"))
-        self.state = replace(self.state, step=None, misses=0, paused=step)
+        self.state = replace(self.state, step=None, paused=step, misses=max(self.state.misses, 1))
 
     def learnt_aside(self) -> None:
         """The answer told something else (a town, a need): noted. A question still open
@@ -1035,7 +1035,7 @@ class Turn:
             if self.state.crisis_active and stage.startswith(("rud.", "crisis.")):
                 # The crisis question already asked waits for the next answer.
                 self.say(self.t("input.paused"))
-                self.state = replace(self.state, step=None, misses=0, paused=stage)
+                self.state = replace(self.state, step=None, misses=1, paused=stage)
                 return
             self.state = replace(self.state, step=None)
             self.advance()

@@ -280,6 +280,22 @@ def test_six_free_text_answers_never_get_the_same_question_three_times_in_a_row(
 
 
 @pytest.mark.parametrize(
+    "lines",
+    [
+        ["bonjour", "c'est confidentiel ?", "ok", "aide", "hmm", "qui lit ça ?"],
+        ["salut", "qui lit ça ?", "euh", "c'est anonyme ?", "bof", "aide"],
+        ["je suis épuisé", "c'est anonyme ?", "je sais pas", "c'est quoi la question", "ok", "?"],
+    ],
+)
+def test_a_question_kept_across_asides_is_not_asked_a_third_time(lines: list[str]) -> None:
+    """Turns that only answer an aside ask nothing: the question the person meets next is
+    still counted, so it never comes three times over the asides."""
+    asked = [q for q in (question(turn) for turn in chat(*lines)) if q is not None]
+    for first, second, third in zip(asked, asked[1:], asked[2:], strict=False):
+        assert not first == second == third, (lines, asked)
+
+
+@pytest.mark.parametrize(
     ("answers", "department"),
     [
         (["c'est pour moi", "je suis épuisé", "en cabinet a toulon"], "83"),

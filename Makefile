@@ -48,7 +48,7 @@ lint: setup
 test: setup lint postgres-ready nlu-check synapse-ready js-ready
 	$(VENV)/bin/pytest
 
-bench: setup bench-engine bench-storage bench-nlu bench-matrix
+bench: setup bench-engine bench-storage bench-nlu bench-matrix bench-console
 
 bench-engine: setup
 	$(PY) tests/bench/bench_engine.py

@@ -30,6 +30,8 @@ INTENT_COMMANDS: Mapping[str, str] = {
     "request_human": "human",
     "request_appointment": "appointment",
 }
+# NLU intents that say nothing of what a message is about.
+SMALL_TALK = frozenset({"greet", "goodbye", "affirm", "deny"})
 # NLU intents that open a journey from a free-text first message.
 INTENT_PERSONAS: Mapping[str, str] = {
     "relative_concern": "relative",
@@ -177,6 +179,11 @@ def persona_of(text: str, interpretation: Interpretation | None) -> str | None:
         return INTENT_PERSONAS[intent]
     if intent in INTENT_NEEDS:
         return "self"
+    if intent in SMALL_TALK:
+        # A greeting says nothing of who writes: what the words say of the writer decides
+        # ("bonjour, je bois trop et je suis épuisé"), but "hello, je suis urgentiste" alone
+        # is too weak to choose for the person.
+        return _persona_from_words(folded, identity_counts=False)
     if intent is not None:
         # A confident NLU answer about something else ("je cherche un dentiste pour ma
         # fille") is not a persona, whatever words it contains.
@@ -184,7 +191,7 @@ def persona_of(text: str, interpretation: Interpretation | None) -> str | None:
     return _persona_from_words(folded)
 
 
-def _persona_from_words(folded: str) -> str | None:
+def _persona_from_words(folded: str, *, identity_counts: bool = True) -> str | None:
     if not folded:
         return None
     words = lexicon()
@@ -196,7 +203,7 @@ def _persona_from_words(folded: str) -> str | None:
     mentioned = _earliest(folded, words.mentions)
     if mentioned is not None:
         return mentioned
-    return "self" if _any(folded, words.identity) else None
+    return "self" if identity_counts and _any(folded, words.identity) else None
 
 
 def need_of(interpretation: Interpretation | None) -> str | None:

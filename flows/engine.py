@@ -26,6 +26,11 @@ from flows.understanding import Interpretation
 MAX_MESSAGE_CHARS = 4000
 # Questions asked before the department, whose answers often name the place as well.
 SAYS_THE_PLACE_TOO = frozenset({"persona", "practice"})
+# Questions whose answer goes to the commission as the person wrote it.
+WRITTEN_FOR_COMMISSION = frozenset({"message", "contact", journey.COMMISSION_ANSWER})
+# The whole message puts off answering the commission; "je vous rappelle plus tard" is an
+# answer.
+LATER = re.compile(r"^(?:plus tard|pas maintenant|pas tout de suite|later|not now|maybe later)$")
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,53 @@ class ReceiptChecked:
     replies: tuple[str, ...] = ()
 
 
-Event = UserMessage | SlotUnavailable | ReceiptIssued | ReceiptChecked
+@dataclass(frozen=True)
+class CommissionReplied:
+    """A member of the commission wrote to the person; ``correction`` when the member
+    edited their last message."""
+
+    text: str
+    correction: bool = False
+
+
+@dataclass(frozen=True)
+class CaseAcknowledged:
+    """A member of the commission has read the case."""
+
+
+@dataclass(frozen=True)
+class BookingCancelledByCouncil:
+    """The council cancelled the person's interview; the driver has freed the slot."""
+
+    slot_id: str
+
+
+@dataclass(frozen=True)
+class BookingMoveAsked:
+    """The council cannot keep the interview's time; the driver has freed the slot, and the
+    person picks another."""
+
+    slot_id: str
+
+
+@dataclass(frozen=True)
+class AppointmentReminder:
+    """The day before the person's interview."""
+
+    slot_id: str
+
+
+Event = (
+    UserMessage
+    | SlotUnavailable
+    | ReceiptIssued
+    | ReceiptChecked
+    | CommissionReplied
+    | CaseAcknowledged
+    | BookingCancelledByCouncil
+    | BookingMoveAsked
+    | AppointmentReminder
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +148,14 @@ def handle(state: ConversationState, event: Event, context: Context) -> Reply:
         turn.receipt_issued(event.code)
     elif isinstance(event, ReceiptChecked):
         turn.receipt_checked(event.found, event.throttled, event.busy, event.replies)
+    elif isinstance(event, CommissionReplied):
+        turn.commission_replied(event.text, event.correction)
+    elif isinstance(event, CaseAcknowledged):
+        turn.case_acknowledged()
+    elif isinstance(event, BookingCancelledByCouncil | BookingMoveAsked):
+        turn.booking_withdrawn(event.slot_id, moved=isinstance(event, BookingMoveAsked))
+    elif isinstance(event, AppointmentReminder):
+        turn.appointment_reminder(event.slot_id)
     else:
         _user_message(turn, event)
     return _reply(turn)
@@ -164,7 +223,7 @@ def _user_message(turn: journey.Turn, event: UserMessage) -> None:
         turn.reask(counted=False)
         return
     step = turn.state.step
-    takes_free_text = step in ("message", "contact")
+    takes_free_text = step in WRITTEN_FOR_COMMISSION
     if not takes_free_text and receipt_code.looks_like_code(text):
         turn.effects.append(ReceiptPresented(text))
         turn.say(turn.t("receipt.checking"))
@@ -221,11 +280,9 @@ def _picks_options(turn: journey.Turn, text: str, event: UserMessage) -> bool:
 
 def _crisis(turn: journey.Turn, signal: CrisisSignal, text: str, event: UserMessage) -> None:
     step = turn.state.step
-    recorded = step in ("message", "contact") and len(text) <= MAX_MESSAGE_CHARS
-    if recorded:
-        # What was written for the commission still goes to it, crisis or not.
-        turn.record_for_commission(step or "", text)
-    if not turn.state.crisis_active:
+    recorded = step in WRITTEN_FOR_COMMISSION and len(text) <= MAX_MESSAGE_CHARS
+    opening = not turn.state.crisis_active
+    if opening:
         if not recorded:
             # What the words also say (who writes, the signs a wife describes, the
             # department) is kept, so that nothing is asked again once the danger has passed.
@@ -235,6 +292,11 @@ def _crisis(turn: journey.Turn, signal: CrisisSignal, text: str, event: UserMess
                 turn.set_persona(persona)
             _absorb(turn, text, event.interpretation)
         turn.open_crisis(about_other=signal.about_other)
+    if recorded:
+        # What was written for the commission still goes to it, crisis or not, said after
+        # the numbers.
+        turn.record_for_commission(step or "", text)
+    if opening:
         turn.advance()
         return
     if step is not None and step.startswith(("rud.", "crisis.")):
@@ -511,11 +573,25 @@ def _answer_text(turn: journey.Turn, step: str, text: str, event: UserMessage) -
         turn.state = turn.state.with_answer("department", code).with_answered("department")
         turn.advance()
         return
+    if step == journey.COMMISSION_ANSWER:
+        if _puts_off(turn, text, event):
+            turn.put_off_answer()
+        else:
+            turn.answer_commission(text)
+        return
     if declined:
         turn.skip(step)
         return
     turn.record_for_commission(step, text)
     turn.advance()
+
+
+def _puts_off(turn: journey.Turn, text: str, event: UserMessage) -> bool:
+    step = journey.COMMISSION_ANSWER
+    picked = resolve_option(
+        text, turn.option_ids(step), turn.option_labels(step), event.numbers_are_positions
+    )
+    return picked == "later" or LATER.match(fold(text)) is not None
 
 
 def _department(
@@ -590,6 +666,7 @@ def _opening(turn: journey.Turn, text: str, interpretation: Interpretation | Non
 
 
 __all__ = [
-    "BotMessage", "Event", "ReceiptChecked", "ReceiptIssued", "Reply", "SlotUnavailable",
-    "UserMessage", "handle", "resume", "start", "unavailable",
+    "AppointmentReminder", "BookingCancelledByCouncil", "BookingMoveAsked", "BotMessage",
+    "CaseAcknowledged", "CommissionReplied", "Event", "ReceiptChecked", "ReceiptIssued",
+    "Reply", "SlotUnavailable", "UserMessage", "handle", "resume", "start", "unavailable",
 ]

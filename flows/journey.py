@@ -66,6 +66,8 @@ RISKY = {
 }
 # How many sentences each rotating acknowledgement has in the locale files.
 ACKNOWLEDGEMENTS = 3
+# The person's answer to a message of the commission.
+COMMISSION_ANSWER = "commission.answer"
 
 
 def is_item(step: str) -> bool:
@@ -321,7 +323,7 @@ class Turn:
         else happened in the same turn (a receipt code, a resumed conversation, a message
         too long to read) does not count."""
         if step != self.state.step:
-            self.state = replace(self.state, step=step, misses=0, paused=None)
+            self.state = replace(self.state, step=step, misses=0, paused=None, interrupted=None)
         elif counted:
             self.state = replace(self.state, misses=self.state.misses + 1)
         labels = self.option_labels(step)
@@ -378,6 +380,9 @@ class Turn:
             return
         if step == "appointment.manage":
             self.manage_appointment("keep")
+            return
+        if step == COMMISSION_ANSWER:
+            self.put_off_answer()
             return
         if step == "erase.confirm":
             self.confirm_erase(False)
@@ -627,16 +632,21 @@ class Turn:
         self.state = state
 
     def record_for_commission(self, step: str, text: str) -> None:
+        if step == COMMISSION_ANSWER:
+            # Not a question of the journey: the next message of the commission asks it again.
+            self.send_to_commission("answer", text)
+            return
+        self.send_to_commission(step, text)
+        self.state = self.state.with_answer(step, "given").with_answered(step)
+
+    def send_to_commission(self, kind: str, text: str) -> None:
         # The words go out sealed as an effect; the state keeps only that something was said.
         # Where no commission is connected nothing is kept: nobody would ever read it.
         sequence = self.state.commission_messages + 1
         if self.context.commission_connected:
-            self.effects.append(MessageForCommission(kind=step, text=text, sequence=sequence))
-        self.state = replace(
-            self.state.with_answer(step, "given").with_answered(step),
-            commission_messages=sequence,
-        )
-        self.say(self.t(self.commission_notice(f"commission.received_{step}")))
+            self.effects.append(MessageForCommission(kind=kind, text=text, sequence=sequence))
+        self.state = replace(self.state, commission_messages=sequence)
+        self.say(self.t(self.commission_notice(f"commission.received_{kind}")))
         self.request_receipt()
 
     def request_receipt(self) -> None:
@@ -778,8 +788,13 @@ class Turn:
 
     def free_slots(self) -> tuple[Slot, ...]:
         deployment = self.context.resources.deployment
-        taken = self.context.taken_slots | {self.state.answers.get("slot", "")}
-        slots = [s for s in deployment.upcoming_slots(self.context.now) if s.id not in taken]
+        # Neither the slot the case holds nor one the council took back is offered.
+        answers = self.state.answers
+        taken = self.context.taken_slots | {
+            answers.get("slot", ""), answers.get("slot.withdrawn", "")
+        }
+        upcoming = deployment.upcoming_slots(self.context.now, self.context.calendar)
+        slots = [s for s in upcoming if s.id not in taken]
         return tuple(slots[:MAX_SLOTS_SHOWN])
 
     def slot_label(self, slot: Slot) -> str:
@@ -796,7 +811,7 @@ class Turn:
     def label_of(self, slot_id: str) -> str:
         deployment = self.context.resources.deployment
         tz = deployment.timezone
-        for slot in deployment.upcoming_slots(self.context.now):
+        for slot in deployment.upcoming_slots(self.context.now, self.context.calendar):
             if slot.id == slot_id:
                 return self.slot_label(slot)
         return self.slot_label(Slot(slot_id, datetime.fromisoformat(slot_id).replace(tzinfo=tz)))
@@ -889,6 +904,76 @@ class Turn:
         self.state = state
         self.say(self.t("slot.taken"))
         self.ask("slot")
+
+    # -- what the commission does, between two messages of the person ----------------------
+
+    def commission_replied(self, text: str, correction: bool) -> None:
+        """The commission's words, then the person may answer them; the question they were
+        at comes back afterwards. In crisis mode the crisis question stays the one waiting."""
+        self.say(self.t("commission.correction" if correction else "commission.reply", text=text))
+        if not self.context.commission_connected or self.state.step == COMMISSION_ANSWER:
+            # Nothing could go back; or the invitation to answer is already open.
+            return
+        if self.state.crisis_active:
+            if self.state.step != "message":
+                self.say(self.t("commission.answer_when_ready"))
+            return
+        step, paused = self.state.step, self.state.paused
+        if step is not None and self.asked_twice():
+            # Asked twice in a row already: kept for the next answer, never asked a third time.
+            step, paused = None, step
+        self.ask(COMMISSION_ANSWER)
+        self.state = replace(self.state, interrupted=step, paused=paused)
+
+    def answer_commission(self, text: str) -> None:
+        self.record_for_commission(COMMISSION_ANSWER, text)
+        self.after_commission()
+
+    def put_off_answer(self) -> None:
+        self.say(self.t("commission.later"))
+        self.after_commission()
+
+    def after_commission(self) -> None:
+        """Back to the question the commission's message came in front of, found again as
+        after any aside: asked once more, or kept if it was already asked twice."""
+        interrupted, paused = self.state.interrupted, self.state.paused
+        self.state = replace(self.state, step=None, misses=0, interrupted=None, paused=None)
+        if interrupted is not None:
+            self.state = replace(self.state, step=interrupted)
+            self.after_aside()
+        elif paused is not None:
+            self.state = replace(self.state, step=paused, misses=1)
+            self.after_aside()
+
+    def case_acknowledged(self) -> None:
+        # Mid-questionnaire, the question just asked stays open: it is not asked again.
+        self.say(self.t("commission.acknowledged"))
+
+    def booking_withdrawn(self, slot_id: str, *, moved: bool) -> None:
+        """The council cancelled the interview, or must move it, and the driver freed the
+        slot: the booking is forgotten, and the person may pick another time (never that
+        one). A booking the case no longer holds is past news: nothing is said."""
+        if booked_slot(self.state) != slot_id:
+            return
+        self.state = (
+            self.state.with_answer("slot", "cancelled")
+            .with_answer("slot.withdrawn", slot_id)
+            .without("modality")
+            .without("slot.previous")
+        )
+        phone = self.context.resources.deployment.council.get("phone") or self.t("slot.no_phone")
+        key = "appointment.moved_by_council" if moved else "appointment.cancelled_by_council"
+        self.say(self.t(key, slot=self.label_of(slot_id), council_phone=phone))
+        if self.state.crisis_active:
+            # No slots in crisis mode unless asked; the crisis question stays the one waiting.
+            self.say(self.t("appointment.another_later"))
+            return
+        self.ask_slot()
+
+    def appointment_reminder(self, slot_id: str) -> None:
+        """The day before the interview; the question open stays open."""
+        if booked_slot(self.state) == slot_id:
+            self.say_booking("appointment.reminder")
 
     # -- commands ------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ class CaseUpdated:
 class MessageForCommission:
     """Something the person addressed to the commission; sealed so only it can read it."""
 
-    kind: str  # "message" or "contact"
+    kind: str  # "message", "contact", or "answer" (to a message of the commission)
     text: str
     # The how-many-th message of the case: a turn replayed after a crash carries the same
     # number again, so the driver can refuse to deliver it twice.

@@ -62,6 +62,8 @@ QUESTIONS: Mapping[str, Question] = {
         Question("rud.when", Kind.CHOICE, ("today", "soon", "no_date", "unsure")),
         Question("rud.means", Kind.CHOICE, ("yes", "no", "unsure"), common_options=True),
         Question("crisis.next", Kind.CHOICE, ("write", "safe", "numbers")),
+        # The person's answer to a message of the commission, in their own words.
+        Question("commission.answer", Kind.TEXT, ("later",)),
     )
 }
 # Questions a person may leave unanswered: a second unclear answer moves past them.

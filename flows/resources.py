@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from flows import geography
-from flows.deployment import DEFAULT_DEPLOYMENT, Deployment
+from flows.canned import CannedReplies
+from flows.deployment import DEFAULT_DEPLOYMENT, Calendar, Deployment
 from flows.directory import Directory
 from flows.routing import RoutingTable
 from flows.texts import Texts
@@ -24,6 +25,8 @@ class Resources:
     routing: RoutingTable
     deployment: Deployment
     departments: Mapping[str, str]
+    # What the commission may start its replies from (`!modèle` in the staff room).
+    canned: CannedReplies
 
     @classmethod
     def load(cls, deployment_file: Path = DEFAULT_DEPLOYMENT) -> Resources:
@@ -37,6 +40,7 @@ class Resources:
             routing=RoutingTable.load(),
             deployment=deployment,
             departments=departments,
+            canned=CannedReplies.load(),
         )
 
     def department_of(self, text: str, *, names_only: bool = False) -> str | None:
@@ -59,6 +63,8 @@ class Context:
     taken_slots: frozenset[str] = frozenset()
     # False where nothing reaches a commission (the terminal demo): the bot then says so.
     commission_connected: bool = False
+    # The days the commission closed or opened beyond the weekly slots (`!créneaux`).
+    calendar: Calendar = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:

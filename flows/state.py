@@ -42,6 +42,9 @@ class ConversationState:
     acknowledgements: int = 0
     # A question kept for the next answer after asides, rather than asked a third time.
     paused: str | None = None
+    # The question the commission's message came in front of: asked again once the person
+    # has answered the commission (or put it off).
+    interrupted: str | None = None
 
     def answered(self, question: str) -> bool:
         return question in self.answers or question in self.choices
@@ -104,4 +107,5 @@ class ConversationState:
             crisis_active=bool(data.get("crisis_active", False)),
             acknowledgements=int(data.get("acknowledgements", 0)),
             paused=data.get("paused"),
+            interrupted=data.get("interrupted"),
         )

@@ -26,6 +26,11 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def _read(path: Path) -> dict[str, str]:
+    with path.open(encoding="utf-8") as handle:
+        return _flatten(yaml.safe_load(handle))
+
+
 def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
@@ -38,10 +43,16 @@ class Texts:
 
     @classmethod
     def load(cls, directory: Path = LOCALES_DIR) -> Texts:
+        """The person's sentences (``fr.yaml``) and the commission's console
+        (``console.fr.yaml``), read as one set of keys: a key in both files is an error,
+        never one sentence silently replacing the other."""
         by_locale = {}
         for locale in LOCALES:
-            with (directory / f"{locale}.yaml").open(encoding="utf-8") as handle:
-                by_locale[locale] = _flatten(yaml.safe_load(handle))
+            texts = _read(directory / f"{locale}.yaml")
+            console = _read(directory / f"console.{locale}.yaml")
+            if twice := sorted(texts.keys() & console.keys()):
+                raise ValueError(f"console.{locale}.yaml repeats keys of {locale}.yaml: {twice}")
+            by_locale[locale] = {**texts, **console}
         return cls(by_locale)
 
     def get(self, locale: str, key: str, **values: object) -> str:

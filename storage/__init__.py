@@ -18,14 +18,37 @@ from storage.keys import (
     write_server_secrets,
 )
 from storage.policy import Argon2Cost, ReceiptPolicy, RetentionPolicy
-from storage.records import CaseInfo, Conversation, OutboxItem, Reply, SealedMessage
+from storage.records import (
+    Address,
+    CaseFile,
+    CaseInfo,
+    Conversation,
+    Note,
+    OutboxItem,
+    Reply,
+    SealedMessage,
+    StaffEvent,
+)
 from storage.sealing import CommissionPrivateKey, CommissionPublicKey, open_sealed
-from storage.store import STATUS_CLOSED, STATUS_OPEN, CaseWrites, Store, open_store, utcnow
+from storage.store import (
+    CLOSING_FIELDS,
+    STATUS_CLOSED,
+    STATUS_IN_PROGRESS,
+    STATUS_OPEN,
+    CaseWrites,
+    Store,
+    open_store,
+    utcnow,
+)
 
 __all__ = [
+    "CLOSING_FIELDS",
     "STATUS_CLOSED",
+    "STATUS_IN_PROGRESS",
     "STATUS_OPEN",
+    "Address",
     "Argon2Cost",
+    "CaseFile",
     "CaseInfo",
     "CaseWrites",
     "CommissionPrivateKey",
@@ -33,6 +56,7 @@ __all__ = [
     "Conversation",
     "DecryptionError",
     "DemoKeys",
+    "Note",
     "OutboxItem",
     "ReceiptPolicy",
     "ReceiptThrottled",
@@ -41,6 +65,7 @@ __all__ = [
     "SealedMessage",
     "SecretsError",
     "ServerSecrets",
+    "StaffEvent",
     "StorageError",
     "StorageSettings",
     "Store",

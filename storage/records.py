@@ -53,3 +53,58 @@ class OutboxItem:
     kind: str
     payload: dict[str, Any] = field(repr=False)
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """What the commission's console shows and works on for one case."""
+
+    case_id: str
+    status: str
+    level: int | None
+    persona: str | None
+    # The engine's facts, e.g. "need:psychological", "age:50_59", "screen:burnout", "crisis".
+    categories: tuple[str, ...]
+    # {"scores": [[instrument, score, band], ...], "routes": [directory ids...]}: the last alert.
+    summary: dict[str, Any]
+    # The channel kind of the newest conversation with an address ("matrix", "telegram"...).
+    channel: str | None
+    # A staff member's Matrix id.
+    assignee: str | None
+    acknowledged_at: datetime | None
+    acknowledge_by: datetime | None
+    reminders_sent: int
+    # The event id of the case card in the staff room.
+    thread_root: str | None
+    # Slot ids "YYYY-MM-DDTHH:MM", in the deployment's local time.
+    bookings: tuple[str, ...]
+    closing: dict[str, str]
+    created_at: datetime
+    last_activity_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a case's person can be reached: one of its conversations."""
+
+    pseudonym: str
+    channel: str
+    # E.g. the Matrix room id of the direct chat.
+    address: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    text: str = field(repr=False)
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StaffEvent:
+    """A staff-room event the bot links to a case (its card, an alert, a note, a reply)."""
+
+    case_id: str
+    kind: str
+    at: datetime

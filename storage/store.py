@@ -17,12 +17,12 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -40,14 +40,49 @@ from storage.keystore import CaseKeyStore
 from storage.migrate import upgrade
 from storage.policy import ReceiptPolicy, RetentionPolicy
 from storage.receipt_book import ReceiptBook
-from storage.records import CaseInfo, Conversation, OutboxItem, Reply, SealedMessage
+from storage.records import (
+    Address,
+    CaseFile,
+    CaseInfo,
+    Conversation,
+    Note,
+    OutboxItem,
+    Reply,
+    SealedMessage,
+    StaffEvent,
+)
 from storage.sealing import CommissionPublicKey
 
 log = logging.getLogger(__name__)
 
 STATUS_OPEN = "open"
-# The one status the store understands: retention counts from the moment a case closes.
+# A commission member acknowledged the case: no more reminders.
+STATUS_IN_PROGRESS = "in_progress"
+# Retention counts from the moment a case closes.
 STATUS_CLOSED = "closed"
+STATUSES = (STATUS_OPEN, STATUS_IN_PROGRESS, STATUS_CLOSED)
+# The yearly report's closing fields and the labels each accepts (the Var council's table).
+CLOSING_FIELDS: Mapping[str, frozenset[str]] = {
+    "sex": frozenset({"female", "male", "unknown"}),
+    "practice": frozenset({"salaried", "self_employed", "mixed", "retired", "student", "unknown"}),
+    "age_band": frozenset({"under_50", "50_60", "over_60", "unknown"}),
+    "origin": frozenset({"own_request", "reported", "unknown"}),
+    "motive": frozenset({"psychiatric", "other_illness", "not_ill", "unknown"}),
+    "help": frozenset({"financial", "not_financial", "both", "none"}),
+    "outcome": frozenset(
+        {
+            "return_to_work",
+            "invalidity",
+            "long_sick_leave",
+            "retirement",
+            "liquidation",
+            "death",
+            "lost_to_follow_up",
+            "ongoing_elsewhere",
+            "other",
+        }
+    ),
+}
 # A key written to the key store whose case row never followed (a crash in between).
 ORPHAN_KEY_GRACE = timedelta(days=1)
 CASE_KEY_CACHE = 1024
@@ -55,24 +90,73 @@ DEFAULT_RETENTION = RetentionPolicy()
 DEFAULT_RECEIPTS = ReceiptPolicy()
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 _PSEUDONYM = re.compile(r"[0-9a-f]{64}\Z")
+_EVENT_ID = re.compile(r"\$[A-Za-z0-9_.:+/=-]{1,254}\Z")
+_HOURS = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]-(?:[01][0-9]|2[0-3]):[0-5][0-9]\Z")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _matching(pattern: re.Pattern[str], value: str, refusal: str) -> str:
+    if not pattern.match(value):
+        raise ValueError(refusal)
+    return value
+
+
 def _label(value: str, what: str) -> str:
     """Labels are the only free strings stored in clear, so they may not carry content."""
-    if not _LABEL.match(value):
-        raise ValueError(f"{what} must be a short identifier")
-    return value
+    return _matching(_LABEL, value, f"{what} must be a short identifier")
 
 
 def _pseudonym(value: str) -> str:
     """Refuse anything but a pseudonym, so a raw identity can never reach a column."""
-    if not _PSEUDONYM.match(value):
-        raise ValueError("expected a pseudonym from Store.pseudonym()")
+    return _matching(_PSEUDONYM, value, "expected a pseudonym from Store.pseudonym()")
+
+
+def _status(value: str) -> str:
+    if value not in STATUSES:
+        raise ValueError("unknown case status")
     return value
+
+
+def _closing(fields: Mapping[str, str]) -> dict[str, str]:
+    """Every closing field, each one of its labels: the report counts nothing else."""
+    if set(fields) != set(CLOSING_FIELDS):
+        raise ValueError("closing needs exactly the fields " + ", ".join(CLOSING_FIELDS))
+    for name, value in fields.items():
+        if value not in CLOSING_FIELDS[name]:
+            raise ValueError(f"closing field {name} has no such label")
+    return dict(fields)
+
+
+def _hours(value: str) -> str:
+    """Opening hours "HH:MM-HH:MM", the start before the end."""
+    if not _HOURS.match(value) or value[:5] >= value[6:]:
+        raise ValueError("hours must read HH:MM-HH:MM, the start before the end")
+    return value
+
+
+def _event_id(value: str) -> str:
+    """A Matrix event id: the one clear value in the console's rows that is not a label."""
+    return _matching(_EVENT_ID, value, "expected a Matrix event id")
+
+
+def _day(value: date) -> str:
+    if isinstance(value, datetime):
+        raise ValueError("expected a day, not a time")
+    return value.isoformat()
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class _Reach(NamedTuple):
+    """A conversation's address as the channel gave it, before it goes under the case key."""
+
+    channel: str
+    address: str
 
 
 def _new_case_id() -> str:
@@ -143,6 +227,11 @@ class Store:
         elif found != keystore_id:
             raise StorageError("the case key store does not belong to this database")
 
+    @property
+    def retention(self) -> RetentionPolicy:
+        """How long cases are kept, for the console to tell the members."""
+        return self._retention
+
     async def close(self) -> None:
         await self._engine.dispose()
         await asyncio.to_thread(self._keystore.close)
@@ -198,9 +287,25 @@ class Store:
         )
         return Conversation(row.case_id, json.loads(state))
 
-    async def save_conversation(self, pseudonym: str, state: dict[str, Any]) -> str:
-        """Store the state; the first save creates the case."""
+    async def save_conversation(
+        self,
+        pseudonym: str,
+        state: dict[str, Any],
+        *,
+        channel: str | None = None,
+        address: str | None = None,
+    ) -> str:
+        """Store the state, and the address the channel answers on when one is given (None
+        keeps the stored one); the first save creates the case."""
         _pseudonym(pseudonym)
+        reach = None
+        if address is not None:
+            if channel is None:
+                raise ValueError("an address needs its channel")
+            reach = _Reach(_label(channel, "channel"), address)
+        return await self._save(pseudonym, state, reach)
+
+    async def _save(self, pseudonym: str, state: dict[str, Any], reach: _Reach | None) -> str:
         conv = tables.conversations
         async with self._engine.connect() as conn:
             case_id = await conn.scalar(
@@ -209,26 +314,44 @@ class Store:
         if case_id is not None:
             key = await self._case_key(case_id)
             if key is not None:
-                await self._update_conversation(pseudonym, case_id, key, state)
+                await self._update_conversation(pseudonym, case_id, key, state, reach)
                 return str(case_id)
             await self.erase_case(case_id)
-        return await self._create_case(pseudonym, state)
+        return await self._create_case(pseudonym, state, reach)
 
     def _conversation_values(
-        self, pseudonym: str, case_id: str, key: bytes, state: dict[str, Any]
+        self,
+        pseudonym: str,
+        case_id: str,
+        key: bytes,
+        state: dict[str, Any],
+        reach: _Reach | None,
     ) -> dict[str, Any]:
-        plain = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
-        return {
+        values: dict[str, Any] = {
             "state": envelope.encrypt(
-                key, plain, purpose="state", case_id=case_id, context=pseudonym
+                key, _json(state), purpose="state", case_id=case_id, context=pseudonym
             ),
             "updated_at": self._now(),
         }
+        if reach is not None:
+            values["address"] = envelope.encrypt(
+                key,
+                _json({"channel": reach.channel, "address": reach.address}),
+                purpose="address",
+                case_id=case_id,
+                context=pseudonym,
+            )
+        return values
 
     async def _update_conversation(
-        self, pseudonym: str, case_id: str, key: bytes, state: dict[str, Any]
+        self,
+        pseudonym: str,
+        case_id: str,
+        key: bytes,
+        state: dict[str, Any],
+        reach: _Reach | None,
     ) -> None:
-        values = self._conversation_values(pseudonym, case_id, key, state)
+        values = self._conversation_values(pseudonym, case_id, key, state, reach)
         conv = tables.conversations
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -238,14 +361,16 @@ class Store:
             )
             await self._touch(conn, case_id)
 
-    async def _create_case(self, pseudonym: str, state: dict[str, Any]) -> str:
+    async def _create_case(
+        self, pseudonym: str, state: dict[str, Any], reach: _Reach | None
+    ) -> str:
         case_id = _new_case_id()
         now = self._now()
         key = envelope.new_key()
         wrapped = envelope.wrap_case_key(self._secrets.kek, case_id, key)
         # The key goes first, so a case row never exists without its key.
         await asyncio.to_thread(self._keystore.put, case_id, wrapped, now)
-        values = self._conversation_values(pseudonym, case_id, key, state)
+        values = self._conversation_values(pseudonym, case_id, key, state, reach)
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
@@ -264,10 +389,35 @@ class Store:
         except IntegrityError:
             # Another task created this conversation first: drop our key and save into theirs.
             await asyncio.to_thread(self._keystore.delete, case_id)
-            return await self.save_conversation(pseudonym, state)
+            return await self._save(pseudonym, state, reach)
         self._keys[case_id] = key
         log.debug("case.created case=%s", case_id)
         return case_id
+
+    async def _reach(self, pseudonym: str, case_id: str) -> _Reach | None:
+        key = await self._require_key(case_id)
+        conv = tables.conversations
+        async with self._engine.connect() as conn:
+            blob = await conn.scalar(sa.select(conv.c.address).where(conv.c.pseudonym == pseudonym))
+        return None if blob is None else _read_reach(key, case_id, pseudonym, blob)
+
+    async def addresses(self, case_id: str) -> list[Address]:
+        """Where the case's person can be reached, the newest conversation first."""
+        key = await self._require_key(case_id)
+        async with self._engine.connect() as conn:
+            return await _addresses(conn, key, case_id)
+
+    async def case_of(self, pseudonym: str) -> str | None:
+        """The case of this conversation, while its key lives."""
+        _pseudonym(pseudonym)
+        conv = tables.conversations
+        async with self._engine.connect() as conn:
+            case_id = await conn.scalar(
+                sa.select(conv.c.case_id).where(conv.c.pseudonym == pseudonym)
+            )
+        if case_id is None or await self._case_key(case_id) is None:
+            return None
+        return str(case_id)
 
     async def _touch(self, conn: AsyncConnection, case_id: str) -> None:
         await conn.execute(
@@ -321,7 +471,7 @@ class Store:
         key = None if row is None else await self._case_key(case_id)
         if row is None or key is None:
             return None
-        details = _details(key, case_id, row.details)
+        details = _opened(key, case_id, row.details, "details")
         return CaseInfo(
             case_id=row.id,
             persona=details.get("persona"),
@@ -439,34 +589,217 @@ class Store:
             )
             return list(result.scalars())
 
-    async def append_reply(self, case_id: str, text: str) -> str:
-        key = await self._require_key(case_id)
-        reply_id = _new_id()
-        blob = envelope.encrypt(
-            key, text.encode(), purpose="reply", case_id=case_id, context=reply_id
-        )
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.insert(tables.replies).values(
-                    id=reply_id, case_id=case_id, text=blob, created_at=self._now()
-                )
-            )
-            await self._touch(conn, case_id)
-        return reply_id
+    async def append_reply(
+        self, case_id: str, text: str, *, dedup_key: str | None = None
+    ) -> str | None:
+        """The reply's id; None when this dedup key was already relayed."""
+        async with self._writes(case_id) as case:
+            return await case.append_reply(text, dedup_key=dedup_key)
 
     async def replies(self, case_id: str) -> list[Reply]:
+        return [Reply(*text) for text in await self._texts(tables.replies, "reply", case_id)]
+
+    async def _texts(
+        self, table: sa.Table, purpose: str, case_id: str
+    ) -> list[tuple[str, str, datetime]]:
+        """(id, text, created_at) of the case's replies or notes, oldest first."""
         key = await self._require_key(case_id)
-        rows = await self._case_rows(tables.replies, case_id)
         return [
-            Reply(
-                id=row.id,
-                text=envelope.decrypt(
-                    key, row.text, purpose="reply", case_id=case_id, context=row.id
+            (
+                row.id,
+                envelope.decrypt(
+                    key, row.text, purpose=purpose, case_id=case_id, context=row.id
                 ).decode(),
-                created_at=row.created_at,
+                row.created_at,
             )
-            for row in rows
+            for row in await self._case_rows(table, case_id)
         ]
+
+    # -- the commission's console ------------------------------------------------------
+
+    async def case_file(self, case_id: str) -> CaseFile | None:
+        """None once the case key is gone."""
+        files = await self._case_files(tables.cases.c.id == case_id)
+        return files[0] if files else None
+
+    async def open_case_files(self) -> list[CaseFile]:
+        """Every case not closed, the most urgent first: by level (none last), then by
+        acknowledgement deadline (none last), then oldest first."""
+        files = await self._case_files(tables.cases.c.status != STATUS_CLOSED)
+        never = datetime.max.replace(tzinfo=UTC)
+        return sorted(
+            files,
+            key=lambda file: (
+                file.level is None,
+                -(file.level or 0),
+                file.acknowledge_by or never,
+                file.created_at,
+            ),
+        )
+
+    async def overdue_cases(self, now: datetime) -> list[CaseFile]:
+        """Cases nobody acknowledged whose next reminder is due."""
+        work = tables.case_work
+        return await self._case_files(
+            sa.and_(
+                tables.cases.c.status != STATUS_CLOSED,
+                work.c.acknowledged_at.is_(None),
+                work.c.next_reminder_at <= now,
+            )
+        )
+
+    async def _case_files(self, condition: sa.ColumnElement[bool]) -> list[CaseFile]:
+        cases, work = tables.cases, tables.case_work
+        query = (
+            sa.select(
+                cases,
+                work.c.thread_root,
+                work.c.acknowledge_by,
+                work.c.acknowledged_at,
+                work.c.reminders_sent,
+                work.c.work,
+            )
+            .select_from(cases.outerjoin(work))
+            .where(condition)
+            .order_by(cases.c.created_at, cases.c.id)
+        )
+        files = []
+        async with self._engine.connect() as conn:
+            for row in (await conn.execute(query)).all():
+                key = await self._case_key(row.id)
+                if key is not None:
+                    files.append(await _case_file(conn, key, row))
+        return files
+
+    async def set_thread_root(self, case_id: str, event_id: str) -> None:
+        async with self._writes(case_id) as case:
+            await case.set_thread_root(event_id)
+
+    async def acknowledge(self, case_id: str, member: str) -> bool:
+        """False when a member already acknowledged the case."""
+        async with self._writes(case_id) as case:
+            return await case.acknowledge(member)
+
+    async def unacknowledge(self, case_id: str, member: str) -> bool:
+        """False when nobody had acknowledged the case."""
+        async with self._writes(case_id) as case:
+            return await case.unacknowledge(member)
+
+    async def assign(self, case_id: str, member: str | None, by: str) -> None:
+        async with self._writes(case_id) as case:
+            await case.assign(member, by)
+
+    async def set_status(self, case_id: str, status: str, member: str) -> None:
+        async with self._writes(case_id) as case:
+            await case.set_status(status, member)
+
+    async def close_case(self, case_id: str, closing: Mapping[str, str], member: str) -> None:
+        async with self._writes(case_id) as case:
+            await case.close(closing, member)
+
+    async def reopen(self, case_id: str, member: str) -> None:
+        async with self._writes(case_id) as case:
+            await case.reopen(member)
+
+    async def record_reminder(
+        self, case_id: str, number: int, next_at: datetime, payload: dict[str, Any]
+    ) -> bool:
+        """False when this reminder was already queued (another run of the job)."""
+        async with self._writes(case_id) as case:
+            return await case.record_reminder(number, next_at, payload)
+
+    def _event_hash(self, event_id: str) -> str:
+        return self._keyed_hash("staff-event", event_id)
+
+    async def link_staff_event(self, event_id: str, case_id: str, kind: str) -> None:
+        """Ties a staff-room event to its case; linking it again changes nothing."""
+        async with self._writes(case_id) as case:
+            await case.link_staff_event(event_id, kind)
+
+    async def staff_event(self, event_id: str) -> StaffEvent | None:
+        table = tables.staff_events
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(table).where(table.c.event_hash == self._event_hash(event_id))
+                )
+            ).first()
+        return None if row is None else StaffEvent(row.case_id, row.kind, row.at)
+
+    async def add_note(self, case_id: str, text: str, *, dedup_key: str) -> bool:
+        """False when this dedup key was already noted."""
+        async with self._writes(case_id) as case:
+            return await case.add_note(text, dedup_key=dedup_key)
+
+    async def notes(self, case_id: str) -> list[Note]:
+        return [Note(*text) for text in await self._texts(tables.case_notes, "note", case_id)]
+
+    def member_hash(self, member: str) -> str:
+        """What the audit trail keeps of a staff member: an operator who knows the list of
+        members can tell which one acted; the table alone names nobody."""
+        return self._keyed_hash("staff-member", member)
+
+    def _staff_action_row(self, action: str, case_id: str | None, member: str) -> sa.Insert:
+        return sa.insert(tables.staff_actions).values(
+            at=self._now(),
+            action=_label(action, "action"),
+            case_id=case_id,
+            member_hash=self.member_hash(member),
+        )
+
+    async def record_staff_action(self, action: str, case_id: str | None, member: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(self._staff_action_row(action, case_id, member))
+
+    async def staff_actions(self, case_id: str) -> list[tuple[datetime, str, str]]:
+        """(at, action, member hash), oldest first."""
+        table = tables.staff_actions
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(table.c.at, table.c.action, table.c.member_hash)
+                .where(table.c.case_id == case_id)
+                .order_by(table.c.at, table.c.id)
+            )
+            return [(row.at, row.action, row.member_hash) for row in rows]
+
+    # -- the console's daily jobs and calendar ----------------------------------------
+
+    async def done(self, name: str) -> bool:
+        """Whether the job run ``name`` (e.g. "digest:2026-03-02") was marked done."""
+        table = tables.schedule_marks
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(
+                sa.select(table.c.at).where(table.c.name_hash == self._keyed_hash("mark", name))
+            )
+        return found is not None
+
+    async def mark_done(self, name: str) -> None:
+        row = {"name_hash": self._keyed_hash("mark", name), "at": self._now()}
+        async with self._engine.begin() as conn:
+            await conn.execute(self._insert_once(tables.schedule_marks, row))
+
+    async def set_calendar_day(self, day: date, hours: str | None) -> None:
+        """None closes the council that day; "HH:MM-HH:MM" opens it then."""
+        row = {
+            "day": _day(day),
+            "hours": None if hours is None else _hours(hours),
+            "updated_at": self._now(),
+        }
+        table = tables.calendar_days
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(table).where(table.c.day == row["day"]))
+            await conn.execute(sa.insert(table).values(row))
+
+    async def clear_calendar_day(self, day: date) -> None:
+        table = tables.calendar_days
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(table).where(table.c.day == _day(day)))
+
+    async def calendar_days(self) -> dict[date, str | None]:
+        table = tables.calendar_days
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(sa.select(table.c.day, table.c.hours))
+            return {date.fromisoformat(row.day): row.hours for row in rows}
 
     # -- appointments -----------------------------------------------------------------
 
@@ -486,6 +819,18 @@ class Store:
 
     def _slot_hash(self, slot_id: str) -> str:
         return self._keyed_hash("slot", _label(slot_id, "slot id"))
+
+    async def all_bookings(self) -> list[tuple[str, str]]:
+        """(case id, slot id) of every booking whose case key lives, by slot."""
+        table = tables.bookings
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(sa.select(table))).all()
+        found = []
+        for row in rows:
+            key = await self._case_key(row.case_id)
+            if key is not None:
+                found.append((row.case_id, _slot(key, row.case_id, row)))
+        return sorted(found, key=lambda booking: (booking[1], booking[0]))
 
     async def taken_slots(self, candidates: Iterable[str]) -> set[str]:
         """Which of these slot ids are booked; the table holds only their keyed hashes."""
@@ -581,7 +926,9 @@ class Store:
         if current is not None and current.case_id == case_id:
             return
         state = {} if current is None else current.state
-        values = self._conversation_values(pseudonym, case_id, key, state)
+        # The conversation goes on where it is: its address moves over with it.
+        reach = None if current is None else await self._reach(pseudonym, current.case_id)
+        values = self._conversation_values(pseudonym, case_id, key, state, reach)
         conv = tables.conversations
         async with self._engine.begin() as conn:
             if current is None:
@@ -607,6 +954,10 @@ class Store:
                 tables.replies,
                 tables.bookings,
                 tables.outbox,
+                tables.case_work,
+                tables.case_notes,
+                tables.staff_events,
+                tables.staff_actions,
             ):
                 found = await conn.scalar(
                     sa.select(sa.func.count()).select_from(table).where(table.c.case_id == case_id)
@@ -678,11 +1029,17 @@ class Store:
 
     async def _purge_traces(self, now: datetime, active_cutoff: datetime) -> None:
         failures, events = tables.receipt_failures, tables.events
+        actions, marks, days = tables.staff_actions, tables.schedule_marks, tables.calendar_days
         async with self._engine.begin() as conn:
             await conn.execute(
                 sa.delete(failures).where(failures.c.at < now - self._receipts.window)
             )
             await conn.execute(sa.delete(events).where(events.c.at < active_cutoff))
+            await conn.execute(sa.delete(actions).where(actions.c.at < active_cutoff))
+            await conn.execute(sa.delete(marks).where(marks.c.at < active_cutoff))
+            # A day gone by opens or closes no slot (a day's margin for the local time zone).
+            yesterday = (now - timedelta(days=1)).date().isoformat()
+            await conn.execute(sa.delete(days).where(days.c.day < yesterday))
             known = set(await conn.scalars(sa.select(tables.cases.c.id)))
         stale = await asyncio.to_thread(
             self._keystore.case_ids_created_before, now - ORPHAN_KEY_GRACE
@@ -714,24 +1071,70 @@ class Store:
         )
 
 
-def _details(key: bytes, case_id: str, blob: bytes | None) -> dict[str, Any]:
+def _read_reach(key: bytes, case_id: str, pseudonym: str, blob: bytes) -> _Reach:
+    plain = envelope.decrypt(key, blob, purpose="address", case_id=case_id, context=pseudonym)
+    reach = json.loads(plain)
+    return _Reach(reach["channel"], reach["address"])
+
+
+async def _addresses(conn: AsyncConnection, key: bytes, case_id: str) -> list[Address]:
+    conv = tables.conversations
+    rows = await conn.execute(
+        sa.select(conv.c.pseudonym, conv.c.address)
+        .where(conv.c.case_id == case_id, conv.c.address.is_not(None))
+        .order_by(conv.c.updated_at.desc(), conv.c.pseudonym)
+    )
+    return [
+        Address(row.pseudonym, *_read_reach(key, case_id, row.pseudonym, row.address))
+        for row in rows
+    ]
+
+
+def _opened(key: bytes, case_id: str, blob: bytes | None, purpose: str) -> dict[str, Any]:
+    """A dict kept under the case key in the case's own row ("details", "work")."""
     if blob is None:
         return {}
-    plain = envelope.decrypt(key, blob, purpose="details", case_id=case_id)
-    details: dict[str, Any] = json.loads(plain)
-    return details
+    opened: dict[str, Any] = json.loads(
+        envelope.decrypt(key, blob, purpose=purpose, case_id=case_id)
+    )
+    return opened
+
+
+def _slot(key: bytes, case_id: str, row: sa.Row[Any]) -> str:
+    return envelope.decrypt(
+        key, row.slot, purpose="slot", case_id=case_id, context=row.slot_hash
+    ).decode()
 
 
 async def _bookings(conn: AsyncConnection, key: bytes, case_id: str) -> list[str]:
     table = tables.bookings
-    rows = await conn.execute(
-        sa.select(table.c.slot_hash, table.c.slot).where(table.c.case_id == case_id)
-    )
-    return sorted(
-        envelope.decrypt(
-            key, row.slot, purpose="slot", case_id=case_id, context=row.slot_hash
-        ).decode()
-        for row in rows
+    rows = await conn.execute(sa.select(table).where(table.c.case_id == case_id))
+    return sorted(_slot(key, case_id, row) for row in rows)
+
+
+async def _case_file(conn: AsyncConnection, key: bytes, row: sa.Row[Any]) -> CaseFile:
+    details = _opened(key, row.id, row.details, "details")
+    work = _opened(key, row.id, row.work, "work")
+    addresses = await _addresses(conn, key, row.id)
+    return CaseFile(
+        case_id=row.id,
+        status=row.status,
+        level=details.get("level"),
+        persona=details.get("persona"),
+        categories=tuple(details.get("categories", ())),
+        summary=details.get("summary", {}),
+        channel=addresses[0].channel if addresses else None,
+        assignee=work.get("assignee"),
+        acknowledged_at=row.acknowledged_at,
+        acknowledge_by=row.acknowledge_by,
+        # A case nobody worked on yet has no work row.
+        reminders_sent=row.reminders_sent or 0,
+        thread_root=row.thread_root,
+        bookings=tuple(await _bookings(conn, key, row.id)),
+        closing=work.get("closing", {}),
+        created_at=row.created_at,
+        last_activity_at=row.last_activity_at,
+        closed_at=row.closed_at,
     )
 
 
@@ -752,40 +1155,50 @@ class CaseWrites:
         level: int | None = None,
         status: str | None = None,
         categories: Sequence[str] | None = None,
+        summary: dict[str, Any] | None = None,
+        acknowledge_by: datetime | None = None,
     ) -> None:
         """Changes what is given; the level only ever goes up, also when a person comes
-        back to the case from a new conversation."""
+        back to the case from a new conversation, and the acknowledgement deadline only
+        ever comes closer."""
         cases = tables.cases
-        row = (
-            await self._conn.execute(
-                sa.select(cases.c.details, cases.c.created_at).where(cases.c.id == self.case_id)
-            )
-        ).first()
-        if row is None:
-            raise UnknownCase("no such case")
+        row = await self._case_row()
         now = self._store._now()
         values: dict[str, Any] = {"last_activity_at": now}
         if status is not None:
             values["status"] = _label(status, "status")
             values["closed_at"] = now if status == STATUS_CLOSED else None
-        details = _details(self._key, self.case_id, row.details)
+        details = _opened(self._key, self.case_id, row.details, "details")
         if persona is not None:
             details["persona"] = _label(persona, "persona")
         if level is not None:
             details["level"] = max(int(level), details.get("level") or 0)
         if categories is not None:
             details["categories"] = sorted({_label(c, "category") for c in categories})
-        if persona is not None or level is not None or categories is not None:
-            plain = json.dumps(details, separators=(",", ":")).encode()
+        if summary is not None:
+            details["summary"] = summary
+        if any(given is not None for given in (persona, level, categories, summary)):
             values["details"] = envelope.encrypt(
-                self._key, plain, purpose="details", case_id=self.case_id
+                self._key, _json(details), purpose="details", case_id=self.case_id
             )
             await self._count(row.created_at, details)
         await self._conn.execute(sa.update(cases).where(cases.c.id == self.case_id).values(values))
+        if acknowledge_by is not None:
+            await self._deadline(acknowledge_by)
+
+    async def _case_row(self) -> sa.Row[Any]:
+        cases = tables.cases
+        row = (await self._conn.execute(sa.select(cases).where(cases.c.id == self.case_id))).first()
+        if row is None:
+            raise UnknownCase("no such case")
+        return row
+
+    def _statistics_tag(self) -> str:
+        return hmac.new(self._key, b"entraide/statistics", hashlib.sha256).hexdigest()
 
     async def _count(self, created_at: datetime, details: dict[str, Any]) -> None:
         """The case's line in the statistics, found again only through the case key."""
-        tag = hmac.new(self._key, b"entraide/statistics", hashlib.sha256).hexdigest()
+        tag = self._statistics_tag()
         values = {
             "month": created_at.strftime("%Y-%m"),
             "persona": details.get("persona"),
@@ -810,7 +1223,7 @@ class CaseWrites:
         store = self._store
         item_id = _new_id()
         item_key = envelope.new_key()
-        plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        plain = _json(payload)
         row = {
             "id": item_id,
             "case_id": self.case_id,
@@ -873,6 +1286,172 @@ class CaseWrites:
     async def record_event(self, event_type: str, pseudonym: str | None = None) -> None:
         await self._conn.execute(
             self._store._event_row(event_type, pseudonym=pseudonym, case_id=self.case_id)
+        )
+
+    # -- the commission's work on the case --------------------------------------------
+
+    async def record_staff_action(self, action: str, member: str) -> None:
+        await self._conn.execute(self._store._staff_action_row(action, self.case_id, member))
+
+    async def append_reply(self, text: str, *, dedup_key: str | None = None) -> str | None:
+        """The reply's id; None when this dedup key was already relayed."""
+        dedup_hash = None if dedup_key is None else self._store._keyed_hash("reply", dedup_key)
+        return await self._add_text(tables.replies, "reply", text, dedup_hash)
+
+    async def add_note(self, text: str, *, dedup_key: str) -> bool:
+        """False when this dedup key was already noted (a staff-room event seen twice)."""
+        dedup_hash = self._store._keyed_hash("note", dedup_key)
+        return await self._add_text(tables.case_notes, "note", text, dedup_hash) is not None
+
+    async def _add_text(
+        self, table: sa.Table, purpose: str, text: str, dedup_hash: str | None
+    ) -> str | None:
+        store = self._store
+        text_id = _new_id()
+        row = {
+            "id": text_id,
+            "case_id": self.case_id,
+            "text": envelope.encrypt(
+                self._key, text.encode(), purpose=purpose, case_id=self.case_id, context=text_id
+            ),
+            "dedup_hash": dedup_hash,
+            "created_at": store._now(),
+        }
+        if not (await self._conn.execute(store._insert_once(table, row))).rowcount:
+            return None
+        await store._touch(self._conn, self.case_id)
+        return text_id
+
+    async def link_staff_event(self, event_id: str, kind: str) -> None:
+        row = {
+            "event_hash": self._store._event_hash(event_id),
+            "case_id": self.case_id,
+            "kind": _label(kind, "kind"),
+            "at": self._store._now(),
+        }
+        await self._conn.execute(self._store._insert_once(tables.staff_events, row))
+
+    async def set_thread_root(self, event_id: str) -> None:
+        await self._work()
+        await self._set_work(thread_root=_event_id(event_id))
+
+    async def acknowledge(self, member: str) -> bool:
+        """False when a member already acknowledged the case."""
+        work = await self._work()
+        if work.acknowledged_at is not None:
+            return False
+        await self._set_work(acknowledged_at=self._store._now(), next_reminder_at=None)
+        if (await self._case_row()).status != STATUS_CLOSED:
+            await self.update(status=STATUS_IN_PROGRESS)
+        await self.record_staff_action("acknowledged", member)
+        return True
+
+    async def unacknowledge(self, member: str) -> bool:
+        """False when nobody had acknowledged the case; reminders start again, at once if
+        the deadline has passed."""
+        work = await self._work()
+        if work.acknowledged_at is None:
+            return False
+        deadline = work.acknowledge_by
+        due = None if deadline is None else max(deadline, self._store._now())
+        await self._set_work(acknowledged_at=None, next_reminder_at=due)
+        if (await self._case_row()).status != STATUS_CLOSED:
+            await self.update(status=STATUS_OPEN)
+        await self.record_staff_action("unacknowledged", member)
+        return True
+
+    async def assign(self, member: str | None, by: str) -> None:
+        """``member`` takes the case over; None leaves it to nobody."""
+        work = _opened(self._key, self.case_id, (await self._work()).work, "work")
+        work["assignee"] = member
+        await self._set_work_data(work)
+        await self.record_staff_action("assigned" if member else "unassigned", by)
+
+    async def set_status(self, status: str, member: str) -> None:
+        await self._change_status(_status(status))
+        await self.record_staff_action(f"status:{status}", member)
+
+    async def close(self, closing: Mapping[str, str], member: str) -> None:
+        """Closed, with the closing fields kept for the console and counted in the
+        statistics (labels only)."""
+        fields = _closing(closing)
+        work = _opened(self._key, self.case_id, (await self._work()).work, "work")
+        work["closing"] = fields
+        await self._set_work_data(work)
+        await self._change_status(STATUS_CLOSED)
+        row = await self._case_row()
+        await self._count(row.created_at, _opened(self._key, self.case_id, row.details, "details"))
+        await self._count_closing(fields)
+        await self.record_staff_action("closed", member)
+
+    async def reopen(self, member: str) -> None:
+        """Back in the queue: taken in hand again if a member had acknowledged it."""
+        acknowledged = (await self._work()).acknowledged_at is not None
+        await self._change_status(STATUS_IN_PROGRESS if acknowledged else STATUS_OPEN)
+        await self.record_staff_action("reopened", member)
+
+    async def record_reminder(
+        self, number: int, next_at: datetime, payload: dict[str, Any]
+    ) -> bool:
+        """Reminder ``number`` is queued once: the count is compared and set in one
+        statement, so a second run of the job (or a restart in between) finds it done."""
+        work, cases = tables.case_work, tables.cases
+        result = await self._conn.execute(
+            sa.update(work)
+            .where(
+                work.c.case_id == self.case_id,
+                work.c.reminders_sent == number - 1,
+                work.c.acknowledged_at.is_(None),
+                work.c.case_id.in_(sa.select(cases.c.id).where(cases.c.status != STATUS_CLOSED)),
+            )
+            .values(reminders_sent=number, next_reminder_at=next_at)
+        )
+        if not result.rowcount:
+            return False
+        await self.enqueue("reminder", payload, dedup_key=f"reminder:{self.case_id}:{number}")
+        await self.record_event("case.reminded")
+        return True
+
+    async def _change_status(self, status: str) -> None:
+        was = (await self._case_row()).status
+        await self.update(status=status)
+        if was == STATUS_CLOSED and status != STATUS_CLOSED:
+            # The report counts the outcome of closed cases only.
+            await self._count_closing(None)
+
+    async def _count_closing(self, closing: dict[str, str] | None) -> None:
+        table = tables.statistics
+        await self._conn.execute(
+            sa.update(table).where(table.c.tag == self._statistics_tag()).values(closing=closing)
+        )
+
+    async def _deadline(self, deadline: datetime) -> None:
+        """Keeps the earlier deadline while nobody acknowledged the case; a deadline that
+        comes closer brings the next reminder with it."""
+        work = await self._work()
+        if work.acknowledged_at is not None:
+            return
+        if work.acknowledge_by is not None and work.acknowledge_by <= deadline:
+            return
+        due = deadline if work.next_reminder_at is None else min(work.next_reminder_at, deadline)
+        await self._set_work(acknowledge_by=deadline, next_reminder_at=due)
+
+    async def _work(self) -> sa.Row[Any]:
+        """The case's work row, made on first use, locked until this transaction ends."""
+        table = tables.case_work
+        await self._conn.execute(self._store._insert_once(table, {"case_id": self.case_id}))
+        query = sa.select(table).where(table.c.case_id == self.case_id).with_for_update()
+        return (await self._conn.execute(query)).one()
+
+    async def _set_work(self, **values: Any) -> None:
+        table = tables.case_work
+        await self._conn.execute(
+            sa.update(table).where(table.c.case_id == self.case_id).values(**values)
+        )
+
+    async def _set_work_data(self, work: dict[str, Any]) -> None:
+        await self._set_work(
+            work=envelope.encrypt(self._key, _json(work), purpose="work", case_id=self.case_id)
         )
 
 

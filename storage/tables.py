@@ -74,6 +74,9 @@ conversations = sa.Table(
     sa.Column("pseudonym", PSEUDONYM, primary_key=True),
     _case_fk(),
     sa.Column("state", sa.LargeBinary, nullable=False),
+    # Where the channel answers this person (e.g. the Matrix room of the direct chat), under
+    # the case key: the commission's replies reach the person without the room naming them.
+    sa.Column("address", sa.LargeBinary),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -99,6 +102,8 @@ replies = sa.Table(
     sa.Column("id", ID, primary_key=True),
     _case_fk(),
     sa.Column("text", sa.LargeBinary, nullable=False),
+    # A staff-room command seen twice (a resent event) relays its reply once.
+    sa.Column("dedup_hash", sa.String(64), unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -158,6 +163,8 @@ statistics = sa.Table(
     sa.Column("persona", LABEL),
     sa.Column("level", sa.SmallInteger),
     sa.Column("categories", sa.JSON, nullable=False),
+    # The closing fields of the yearly report, labels only (see store.CLOSING_FIELDS).
+    sa.Column("closing", sa.JSON),
 )
 
 events = sa.Table(
@@ -169,4 +176,71 @@ events = sa.Table(
     sa.Column("pseudonym", PSEUDONYM, index=True),
     # No foreign key: an audit line may name a case that is being created or erased.
     sa.Column("case_id", ID, index=True),
+)
+
+case_work = sa.Table(
+    "case_work",
+    metadata,
+    # What the commission does with a case, one row per case, made on first use.
+    sa.Column("case_id", ID, sa.ForeignKey("cases.id"), primary_key=True),
+    # The staff-room event of the case card: the bot's own message, naming no one.
+    sa.Column("thread_root", sa.String(255)),
+    sa.Column("acknowledge_by", UTCDateTime),
+    sa.Column("acknowledged_at", UTCDateTime),
+    sa.Column("next_reminder_at", UTCDateTime, index=True),
+    # Compared and set in one statement, so two runs of the reminder job send one reminder.
+    sa.Column("reminders_sent", sa.Integer, nullable=False, server_default=sa.text("0")),
+    # The assignee (a member's Matrix id) and the closing fields, under the case key.
+    sa.Column("work", sa.LargeBinary),
+)
+
+staff_events = sa.Table(
+    "staff_events",
+    metadata,
+    # A keyed hash of the staff-room event id: a reaction or a thread message finds its case,
+    # and a database copy alone cannot be matched against the room's history.
+    sa.Column("event_hash", sa.String(64), primary_key=True),
+    _case_fk(),
+    sa.Column("kind", LABEL, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+case_notes = sa.Table(
+    "case_notes",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    _case_fk(),
+    # The commission's internal note, under the case key; never shown to the person.
+    sa.Column("text", sa.LargeBinary, nullable=False),
+    sa.Column("dedup_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+staff_actions = sa.Table(
+    "staff_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("action", LABEL, nullable=False),
+    # No foreign key: an action may concern no case (the calendar), or one being erased.
+    sa.Column("case_id", ID, index=True),
+    # A keyed hash of the member's Matrix id: who acted can be checked, not read.
+    sa.Column("member_hash", sa.String(64), nullable=False),
+)
+
+schedule_marks = sa.Table(
+    "schedule_marks",
+    metadata,
+    # A daily job's run (e.g. "digest:2026-03-02"), as a keyed hash: done once, restarts or not.
+    sa.Column("name_hash", sa.String(64), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+calendar_days = sa.Table(
+    "calendar_days",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    # NULL: the council is closed that day; "HH:MM-HH:MM": an extra opening.
+    sa.Column("hours", sa.String(11)),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

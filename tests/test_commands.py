@@ -230,6 +230,16 @@ def test_the_nlu_rules_that_were_there_still_hold() -> None:
     assert persona_of("mon associé boit", nlu("relative_concern", 0.2)) == "colleague"
 
 
+@pytest.mark.parametrize("intent", ["greet", "goodbye", "affirm", "deny"])
+def test_a_greeting_heard_by_the_nlu_leaves_the_persona_to_the_words(intent: str) -> None:
+    said = "bonjour je suis généraliste, je bois trop le soir et je suis épuisé"
+    assert persona_of(said, nlu(intent)) == "self"
+    assert persona_of("salut, mon associé boit", nlu(intent)) == "colleague"
+    # Who the writer is, without what they go through, is too weak to choose for them.
+    assert persona_of("hello, je suis urgentiste", nlu(intent)) is None
+    assert persona_of("bonjour", nlu(intent)) is None
+
+
 def test_command_names_are_strings_never_booleans() -> None:
     # commands.yaml once had `yes:` and `no:` keys, which YAML reads as True and False.
     assert all(isinstance(key, str) for key in lexicon().commands)

@@ -147,3 +147,19 @@ async def test_a_first_hello_is_answered_by_the_welcome_alone() -> None:
     assert sum("n'avez pas à donner votre nom" in m.text for m in said) == 1
     followed = await chat.receive("@other:example.org", "bonjour, je suis épuisé")
     assert [m.question for m in followed if m.question is not None][-1] != "persona"
+
+
+async def test_a_receipt_code_comes_before_the_next_question_asked_once() -> None:
+    """What the person writes for the commission earns a receipt code: the code is said,
+    then the next question, once, not the question, the code and the question again."""
+    chat = Conversations(
+        resources=RESOURCES, channel="matrix", keeper=MemoryKeeper(), clock=lambda: NOW,
+        commission_connected=True,
+    )
+    await chat.welcome("person")
+    for text in ["relative", "1", "weeks", "83", "oui"]:
+        await chat.receive("person", text)
+    said = await chat.receive("person", "Mon mari ne dort plus.")
+    assert [m.question for m in said if m.question is not None] == ["contact"]
+    assert said[-1].question == "contact"
+    assert any("code" in m.text for m in said[:-1])

@@ -28,6 +28,9 @@ from storage import Store
 from storage.keys import write_private_file
 
 ACCOUNTS_FILE = "accounts.json"
+# A demo line written by the commission member rather than the person.
+AS_COMMISSION = "@commission "
+REACTIONS = ("✅", "✋")
 
 
 def _load_accounts(path: Path) -> dict[str, Any]:
@@ -119,8 +122,10 @@ async def run_demo(
             stdout.write("The conversation goes on where it was: write anything.\n")
         stdout.write(
             f"\nYou are {person_id}, in an end-to-end encrypted chat with the bot. "
-            "Lines marked [commission] are what the commission's room receives. "
-            "Ctrl-C or Ctrl-D stops everything.\n\n"
+            "Lines marked [commission] are what the commission's room receives; a line "
+            f"that starts with {AS_COMMISSION!r} is written by the commission member in the "
+            "thread of the latest case (try '@commission ✅', '@commission !r Bonjour', "
+            "'@commission !aide'). Ctrl-C or Ctrl-D stops everything.\n\n"
         )
         async def new_direct_room() -> str:
             # After an erasure the bot leaves the room: as a person would, start a new chat.
@@ -154,11 +159,12 @@ async def _chat(
     new_direct_room: Callable[[], Awaitable[str]],
 ) -> None:
     current = {"room": room_id}
+    # The thread the commission member's demo lines go to: the latest case's card.
+    case = {"root": ""}
 
     def show(message: Received, prefix: str = "") -> None:
-        text = message.body if not prefix else "\n".join(
-            f"{prefix} {line}" for line in message.body.splitlines()
-        )
+        body = message.new_body if message.edits else message.body
+        text = body if not prefix else "\n".join(f"{prefix} {line}" for line in body.splitlines())
         stdout.write(f"{text}\n\n")
         stdout.flush()
 
@@ -172,12 +178,26 @@ async def _chat(
         while True:
             message = await commission.inbox.get()
             if message.room_id == staff_room:
-                show(message, "[commission]")
+                if not message.edits:
+                    # A thread's message names its case; a message outside one may start one.
+                    case["root"] = message.thread or message.event_id
+                show(message, "[commission ✎]" if message.edits else "[commission]")
+
+    async def as_commission(line: str) -> None:
+        if not case["root"]:
+            stdout.write("(No case in the commission's room yet.)\n\n")
+        elif line in REACTIONS:
+            await commission.react(staff_room, case["root"], line)
+        else:
+            await commission.send_in_thread(staff_room, case["root"], line)
 
     printers = [asyncio.create_task(print_bot()), asyncio.create_task(print_commission())]
     try:
         while (line := await read_line(stdin)) is not None:
             if not line.strip():
+                continue
+            if line.startswith(AS_COMMISSION):
+                await as_commission(line.removeprefix(AS_COMMISSION).strip())
                 continue
             room = person.client.rooms.get(current["room"])
             if room is None or bot_id not in room.users:

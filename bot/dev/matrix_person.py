@@ -38,6 +38,29 @@ class Received:
     body: str
     content: dict[str, Any]
     decrypted: bool
+    event_id: str = ""
+
+    @property
+    def thread(self) -> str | None:
+        """The root of the thread this message is in, None outside a thread."""
+        relation = self.content.get("m.relates_to") or {}
+        if relation.get("rel_type") == "m.thread":
+            return str(relation["event_id"])
+        return None
+
+    @property
+    def edits(self) -> str | None:
+        """The event this message replaces (an edit), None for a new message."""
+        relation = self.content.get("m.relates_to") or {}
+        if relation.get("rel_type") == "m.replace":
+            return str(relation["event_id"])
+        return None
+
+    @property
+    def new_body(self) -> str:
+        """What the message says once edits are applied."""
+        new = self.content.get("m.new_content")
+        return str(new["body"]) if isinstance(new, dict) else self.body
 
 
 @dataclass
@@ -96,9 +119,9 @@ class MatrixPerson:
             return
         if isinstance(event, RoomMessageText):
             content = event.source.get("content", {})
-            self.inbox.put_nowait(
-                Received(room_id, event.sender, event.body, content, bool(event.decrypted))
-            )
+            self.inbox.put_nowait(Received(
+                room_id, event.sender, event.body, content, bool(event.decrypted), event.event_id
+            ))
 
     async def wait_synced(self) -> None:
         self._synced.clear()
@@ -138,6 +161,24 @@ class MatrixPerson:
         if not isinstance(response, RoomSendResponse):
             raise RuntimeError("the homeserver refused the message")
         return str(response.event_id)
+
+    async def send_in_thread(self, room_id: str, root: str, text: str) -> str:
+        """A message in the thread of ``root``, as Element sends it."""
+        return await self.send_content(room_id, {
+            "msgtype": "m.text",
+            "body": text,
+            "m.relates_to": {
+                "rel_type": "m.thread", "event_id": root, "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            },
+        })
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        return await self.send_content(
+            room_id,
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}},
+            "m.reaction",
+        )
 
     async def next_message(self, timeout: float = 30) -> Received:
         async with asyncio.timeout(timeout):

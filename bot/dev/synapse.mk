@@ -26,7 +26,12 @@ synapse-ready:
 
 # bench-matrix  round trips and messages per second through the bot on a throwaway Synapse,
 #               next to a bare matrix-nio echo bot (the floor); writes bench-results/matrix.json
-.PHONY: bench-matrix
+# bench-console a crisis sentence to the staff room's card, and a member's `!r` to the
+#               person's screen; writes bench-results/console.json
+.PHONY: bench-matrix bench-console
 
 bench-matrix: setup synapse-ready
 	$(PY) tests/bench/bench_matrix.py
+
+bench-console: setup synapse-ready
+	$(PY) -m tests.bench.bench_console

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 from flows.answers import is_greeting
@@ -64,8 +64,12 @@ class CaseKeeper(Protocol):
 
     def pseudonym(self, channel: str, identity: str) -> str: ...
     async def load_state(self, pseudonym: str) -> dict[str, object] | None: ...
-    async def save_state(self, pseudonym: str, state: dict[str, object]) -> None: ...
+    async def save_state(
+        self, pseudonym: str, state: dict[str, object], *,
+        channel: str | None = None, address: str | None = None,
+    ) -> None: ...
     async def taken_slots(self, candidates: Sequence[str]) -> frozenset[str]: ...
+    async def calendar(self) -> Mapping[date, str | None]: ...
     async def update_case(self, pseudonym: str, update: CaseUpdated) -> None: ...
     async def seal_for_commission(
         self, pseudonym: str, kind: str, text: str, sequence: int
@@ -119,13 +123,15 @@ class Conversations:
 
     async def _context(self) -> Context:
         now = self.clock()
-        offered = [slot.id for slot in self.resources.deployment.upcoming_slots(now)]
+        calendar = await self.keeper.calendar()
+        offered = [slot.id for slot in self.resources.deployment.upcoming_slots(now, calendar)]
         return Context(
             resources=self.resources,
             channel=self.channel,
             now=now,
             taken_slots=await self.keeper.taken_slots(offered),
             commission_connected=self.commission_connected,
+            calendar=calendar,
         )
 
     def _bare_context(self) -> Context:
@@ -142,23 +148,39 @@ class Conversations:
         text = clean(text[:MAX_INPUT_CHARS])
         return list(unavailable(self._bare_context(), text, self.locale).messages)
 
-    async def welcome(self, identity: str) -> list[BotMessage]:
-        """The first words of a session: the welcome, or where a kept conversation was."""
+    async def welcome(self, identity: str, *, address: str | None = None) -> list[BotMessage]:
+        """The first words of a session: the welcome, or where a kept conversation was.
+
+        ``address`` is where the channel reaches this person (a Matrix room id): kept under
+        the case key, so the commission's answers can reach them between their own turns.
+        """
         try:
-            return await self._welcome(identity)
+            return await self._welcome(identity, address)
         except Exception as error:  # whatever failed: see _unavailable
             return self._unavailable(error, "")
 
     async def receive(
-        self, identity: str, text: str, *, numbers_are_positions: bool = False
+        self, identity: str, text: str, *, numbers_are_positions: bool = False,
+        address: str | None = None,
     ) -> list[BotMessage]:
         text = clean(text[:MAX_INPUT_CHARS])
         try:
-            return await self._receive(identity, text, numbers_are_positions)
+            return await self._receive(identity, text, numbers_are_positions, address)
         except Exception as error:  # whatever failed: see _unavailable
             return self._unavailable(error, text)
 
-    async def _welcome(self, identity: str) -> list[BotMessage]:
+    async def notify(self, pseudonym: str, event: Event) -> list[BotMessage]:
+        """What the commission did (a reply, an acknowledgement, a moved interview), told
+        to the person between their own turns; nothing when the conversation is gone."""
+        async with self._lock(pseudonym):
+            saved = await self.keeper.load_state(pseudonym)
+            if saved is None:
+                return []
+            reply = handle(ConversationState.from_dict(saved), event, await self._context())
+            log.info("event=commission_told pseudonym=%s step=%s", pseudonym[:12], reply.state.step)
+            return await self._finish(None, pseudonym, reply)
+
+    async def _welcome(self, identity: str, address: str | None) -> list[BotMessage]:
         pseudonym = self.keeper.pseudonym(self.channel, identity)
         async with self._lock(pseudonym):
             saved = await self.keeper.load_state(pseudonym)
@@ -167,10 +189,10 @@ class Conversations:
                 reply = start(context, self.locale)
             else:
                 reply = resume(ConversationState.from_dict(saved), context)
-            return await self._finish(identity, pseudonym, reply)
+            return await self._finish(identity, pseudonym, reply, address)
 
     async def _receive(
-        self, identity: str, text: str, numbers_are_positions: bool
+        self, identity: str, text: str, numbers_are_positions: bool, address: str | None
     ) -> list[BotMessage]:
         pseudonym = self.keeper.pseudonym(self.channel, identity)
         urgent = detect_crisis(text) is not None
@@ -181,7 +203,7 @@ class Conversations:
             if saved is None:
                 # A first message is answered with the welcome, then read like any other.
                 welcome = await self._finish(
-                    identity, pseudonym, start(await self._context(), self.locale)
+                    identity, pseudonym, start(await self._context(), self.locale), address
                 )
                 if is_greeting(text):
                     # "Bonjour" as a first message: the welcome answers it, and its question
@@ -195,7 +217,7 @@ class Conversations:
             event = UserMessage(text, interpretation, numbers_are_positions)
             reply = handle(state, event, await self._context())
             log.info("event=turn pseudonym=%s step=%s", pseudonym[:12], reply.state.step)
-            return welcome + await self._finish(identity, pseudonym, reply)
+            return welcome + await self._finish(identity, pseudonym, reply, address)
 
     async def _interpret(self, text: str) -> Interpretation | None:
         if self.understanding is None:
@@ -207,7 +229,9 @@ class Conversations:
             log.warning("event=nlu_unavailable")
             return None
 
-    async def _finish(self, identity: str, pseudonym: str, reply: Reply) -> list[BotMessage]:
+    async def _finish(
+        self, identity: str | None, pseudonym: str, reply: Reply, address: str | None = None
+    ) -> list[BotMessage]:
         messages = list(reply.messages)
         state = reply.state
         for effect in reply.effects:
@@ -215,18 +239,29 @@ class Conversations:
             if follow_up is not None:
                 if isinstance(follow_up, ReceiptChecked) and follow_up.found:
                     # The conversation is now attached to the earlier case, with this state.
-                    await self.keeper.save_state(pseudonym, state.to_dict())
+                    await self._save(pseudonym, state, address)
                 more = handle(state, follow_up, await self._context())
+                asked_again = {message.question for message in more.messages if message.question}
+                if messages and messages[-1].question in asked_again:
+                    # The follow-up says its part (a receipt code) and asks the turn's
+                    # question again: the person reads that question once, last.
+                    messages.pop()
                 messages.extend(more.messages)
                 state = more.state
         if any(isinstance(effect, EraseRequested) for effect in reply.effects):
             # Erased means nothing is kept, not even a fresh start: the person's next
             # message opens a new conversation, with the welcome.
-            if self.on_erased is not None:
+            if self.on_erased is not None and identity is not None:
                 await self.on_erased(identity)
             return messages
-        await self.keeper.save_state(pseudonym, state.to_dict())
+        await self._save(pseudonym, state, address)
         return messages
+
+    async def _save(self, pseudonym: str, state: ConversationState, address: str | None) -> None:
+        await self.keeper.save_state(
+            pseudonym, state.to_dict(),
+            channel=None if address is None else self.channel, address=address,
+        )
 
     async def _carry_out(self, pseudonym: str, effect: Effect) -> Event | None:
         if isinstance(effect, CaseUpdated):

@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from flows.engine import ReceiptChecked
 from flows.messages import CaseUpdated
@@ -37,8 +38,15 @@ class MemoryKeeper:
         case = self.cases.get(pseudonym)
         return dict(case.state) if case else None
 
-    async def save_state(self, pseudonym: str, state: dict[str, object]) -> None:
+    async def save_state(
+        self, pseudonym: str, state: dict[str, object], *,
+        channel: str | None = None, address: str | None = None,
+    ) -> None:
+        # The terminal chat is answered in place: there is nowhere else to reach it.
         self.cases.setdefault(pseudonym, MemoryCase(state)).state = dict(state)
+
+    async def calendar(self) -> Mapping[date, str | None]:
+        return {}
 
     async def taken_slots(self, candidates: Iterable[str]) -> frozenset[str]:
         return frozenset(self.bookings).intersection(candidates)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from flows.deployment import CommissionSchedule
 from flows.engine import ReceiptChecked
 from flows.messages import CaseUpdated
-from storage import CaseWrites, ReceiptThrottled, Store
+from storage import CaseWrites, ReceiptThrottled, Store, utcnow
 
 # A refusal shorter than this comes from the brake on everyone's attempts, not from this
 # person's own mistakes: the person is told to send the code again in a moment.
@@ -21,13 +22,23 @@ class StoreKeeper:
 
     With a staff room (``staff_room=True``) every commission alert, booking and message also
     goes through the outbox, with a key derived from what it says, so a turn replayed after
-    a crash never alerts twice. Without one, nothing is queued for nobody: what a person
-    writes exists only sealed to the commission's key.
+    a crash never alerts twice, and a case whose level rises gets the acknowledgement
+    deadline of that level from ``schedule``. Without one, nothing is queued for nobody:
+    what a person writes exists only sealed to the commission's key.
     """
 
-    def __init__(self, store: Store, *, staff_room: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        staff_room: bool = False,
+        schedule: CommissionSchedule | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.store = store
         self.staff_room = staff_room
+        self.schedule = schedule
+        self.clock = clock
 
     def pseudonym(self, channel: str, identity: str) -> str:
         return self.store.pseudonym(channel, identity)
@@ -40,20 +51,33 @@ class StoreKeeper:
         conversation = await self.store.load_conversation(pseudonym)
         return dict(conversation.state) if conversation else None
 
-    async def save_state(self, pseudonym: str, state: dict[str, Any]) -> None:
-        await self.store.save_conversation(pseudonym, state)
+    async def save_state(
+        self, pseudonym: str, state: dict[str, Any], *,
+        channel: str | None = None, address: str | None = None,
+    ) -> None:
+        await self.store.save_conversation(pseudonym, state, channel=channel, address=address)
 
     async def taken_slots(self, candidates: Iterable[str]) -> frozenset[str]:
         return frozenset(await self.store.taken_slots(candidates))
+
+    async def calendar(self) -> Mapping[date, str | None]:
+        return await self.store.calendar_days()
 
     async def update_case(self, pseudonym: str, update: CaseUpdated) -> None:
         async with self.store.writes_for(pseudonym) as case:
             if case is None:
                 return
-            await case.update(
-                persona=update.persona, level=update.level, categories=update.categories
-            )
             changed = update.level is not None and update.level != update.previous_level
+            await case.update(
+                persona=update.persona,
+                level=update.level,
+                categories=update.categories,
+                summary={
+                    "scores": [list(score) for score in update.scores],
+                    "routes": list(update.routes),
+                },
+                acknowledge_by=self._deadline(update.level) if changed else None,
+            )
             if self.staff_room and changed:
                 payload = {
                     "level": update.level,
@@ -67,6 +91,14 @@ class StoreKeeper:
                     "alert", payload, dedup_key=f"alert:{case.case_id}:level:{update.level}"
                 )
             await case.record_event("case_updated", pseudonym=pseudonym)
+
+    def _deadline(self, level: int | None) -> datetime | None:
+        """When a member must have acknowledged a case of this level (the earlier deadline
+        stays when the case already had one)."""
+        if not self.staff_room or self.schedule is None or level is None:
+            return None
+        within = self.schedule.acknowledge_within.get(level)
+        return None if within is None else self.clock() + within
 
     async def seal_for_commission(
         self, pseudonym: str, kind: str, text: str, sequence: int

@@ -99,7 +99,7 @@ async def _start_bot(account: Account, root: Path) -> Callable[[], Awaitable[Non
     bot = await MatrixBot.start(
         settings, store, Resources.load(), data_dir=root / "var",
         session_file=root / "matrix-session.json", pickle_key=secrets.token_bytes(32),
-        purge=False,
+        daily_jobs=False,
     )
     await bot.wait_synced()
 

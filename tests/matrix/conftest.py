@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from bot.channels.matrix.client import session_file_beside
 from bot.dev.homeserver import Homeserver, missing
 from bot.dev.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
 from bot.settings import MatrixSettings
+from flows.resources import Resources
 from storage import CommissionPrivateKey, ServerSecrets, Store
 from tests.conftest import RESOURCES
 from tests.storage.helpers import CHEAP_RECEIPTS
@@ -42,6 +43,7 @@ class Deployment:
     settings: MatrixSettings
     pickle_key: bytes
     staff: MatrixPerson
+    resources: Resources = RESOURCES
     bot: MatrixBot | None = None
     people: list[MatrixPerson] = field(default_factory=list)
 
@@ -59,8 +61,8 @@ class Deployment:
 
     async def start_bot(self) -> MatrixBot:
         self.bot = await MatrixBot.start(
-            self.settings, self.store, RESOURCES, data_dir=self.data_dir,
-            session_file=self.session_file, pickle_key=self.pickle_key, purge=False,
+            self.settings, self.store, self.resources, data_dir=self.data_dir,
+            session_file=self.session_file, pickle_key=self.pickle_key, daily_jobs=False,
         )
         await self.bot.wait_synced()
         return self.bot
@@ -88,6 +90,13 @@ class Deployment:
         await self.store.close()
 
 
+def is_case_card(body: str) -> bool:
+    """The first post of a case in the staff room, its card (an edit of it starts with "* ",
+    and events of the case come in its thread, after the card)."""
+    first_line = body.split("\n", 1)[0]
+    return first_line.startswith(("Dossier ", "⚠ URGENCE"))
+
+
 def files_containing(directory: Path, marker: str) -> list[Path]:
     needle = marker.encode()
     return [
@@ -103,6 +112,17 @@ async def drain(person: MatrixPerson, quiet: float = 1.0) -> list[Received]:
             received.append(await person.next_message(timeout=quiet))
         except TimeoutError:
             return received
+
+
+async def next_where(
+    person: MatrixPerson, wanted: Callable[[Received], bool], timeout: float = 20
+) -> Received:
+    """The first message that arrives and is ``wanted``; the others are passed over."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await person.next_message(timeout)
+            if wanted(message):
+                return message
 
 
 async def say(person: MatrixPerson, room_id: str, text: str) -> list[str]:
@@ -122,7 +142,8 @@ async def new_person(homeserver: Homeserver, root: Path, prefix: str = "person")
 
 @contextlib.asynccontextmanager
 async def deployed(
-    homeserver: Homeserver, root: Path, *, also_staff: frozenset[str] = frozenset()
+    homeserver: Homeserver, root: Path, *, also_staff: frozenset[str] = frozenset(),
+    resources: Resources = RESOURCES,
 ) -> AsyncIterator[Deployment]:
     """A started bot whose staff room holds one commission member, who reads every alert;
     ``also_staff`` are more members of the commission, invited into the room beside it."""
@@ -152,7 +173,9 @@ async def deployed(
         case_keys_file=secrets_dir / "case-keys.sqlite3",
         receipts=CHEAP_RECEIPTS,
     )
-    setup = Deployment(homeserver, store, root, settings, secrets.token_bytes(32), staff)
+    setup = Deployment(
+        homeserver, store, root, settings, secrets.token_bytes(32), staff, resources
+    )
     try:
         await setup.start_bot()
         await staff.wait_joined(room.room_id, bot_user)

@@ -22,12 +22,11 @@ from bot.channels.matrix.staff_trust import StaffTrust, member_key, staff_trust_
 from bot.dev.homeserver import Homeserver
 from bot.dev.matrix_person import MatrixPerson
 from storage.config import is_within
-from tests.matrix.conftest import Deployment, deployed, drain
+from tests.matrix.conftest import Deployment, deployed, drain, is_case_card
 from tests.matrix.test_cross_signing import operator
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-NEW_CASE = "Nouveau dossier"
 # The bot looks again after every sync (at most 30 s apart) and every 15 s at the latest.
 RESUME_SECONDS = 60
 
@@ -87,7 +86,7 @@ async def a_new_case(deployment: Deployment) -> None:
 
 
 def new_cases(messages: list[str]) -> list[str]:
-    return [message for message in messages if NEW_CASE in message]
+    return [message for message in messages if is_case_card(message)]
 
 
 async def received(person: MatrixPerson, quiet: float = 2) -> list[str]:

@@ -27,9 +27,14 @@ class SeededCase:
 async def _seed(store: Store, name: str) -> SeededCase:
     """A case with a row in every table that can hold one."""
     person = store.pseudonym("telegram", name)
-    case_id = await store.save_conversation(person, {"name": name})
+    case_id = await store.save_conversation(
+        person, {"name": name}, channel="telegram", address=name
+    )
     await store.seal_for_commission(case_id, "free_text", name.encode())
     await store.append_reply(case_id, f"reply to {name}")
+    await store.link_staff_event(f"${name}-card", case_id, "card")
+    await store.add_note(case_id, f"note on {name}", dedup_key=f"${name}-note")
+    await store.acknowledge(case_id, "@member:example.org")
     await store.book_slot(case_id, f"slot-{name}")
     await store.enqueue(case_id, "alert", {"level": 2}, dedup_key=f"{name}:alert")
     await store.issue_receipt(case_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -36,31 +37,15 @@ async def test_opening_again_is_harmless(
         await store.close()
 
 
-async def test_a_database_of_the_first_release_with_cases_in_it_upgrades_on_open(
-    database_url: str, server_secrets: ServerSecrets, case_keys_file: Path
-) -> None:
-    """An installation that already holds cases, bookings, mail and receipts opens on the
-    new release: rebuilding a table that others point at must not trip their foreign keys."""
+NOW = datetime(2026, 11, 30, 9, 0)
+
+
+async def _database_at(database_url: str, revision: str, rows: dict[str, dict[str, Any]]) -> None:
+    """A database as that revision left it, holding these rows."""
     engine = create_engine(database_url)
-    now = datetime(2026, 11, 30, 9, 0)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0001"))
-            rows = {
-                "cases": {"id": "c1", "status": "open", "categories": "[]", "persona": "self",
-                          "level": 2, "created_at": now, "last_activity_at": now},
-                "conversations": {"pseudonym": "a" * 64, "case_id": "c1", "state": b"x",
-                                  "updated_at": now},
-                "sealed_messages": {"id": "m1", "case_id": "c1", "kind": "message",
-                                    "key_id": "k", "format_version": 1, "suite": "s",
-                                    "ciphertext": b"x", "created_at": now},
-                "replies": {"id": "r1", "case_id": "c1", "text": b"x", "created_at": now},
-                "bookings": {"slot_id": "2026-12-03T10:00", "case_id": "c1", "created_at": now},
-                "outbox": {"id": "o1", "case_id": "c1", "kind": "alert", "dedup_hash": "d" * 64,
-                           "payload": b"x", "created_at": now},
-                "receipts": {"code_hash": "h" * 64, "hash_label": "argon2id", "case_id": "c1",
-                             "created_at": now},
-            }  # fmt: skip
+            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
             for table, values in rows.items():
                 names = ", ".join(values)
                 marks = ", ".join(f":{name}" for name in values)
@@ -68,6 +53,32 @@ async def test_a_database_of_the_first_release_with_cases_in_it_upgrades_on_open
                 await conn.execute(insert, values)
     finally:
         await engine.dispose()
+
+
+async def test_a_database_of_the_first_release_with_cases_in_it_upgrades_on_open(
+    database_url: str, server_secrets: ServerSecrets, case_keys_file: Path
+) -> None:
+    """An installation that already holds cases, bookings, mail and receipts opens on the
+    new release: rebuilding a table that others point at must not trip their foreign keys."""
+    await _database_at(
+        database_url,
+        "0001",
+        {
+            "cases": {"id": "c1", "status": "open", "categories": "[]", "persona": "self",
+                      "level": 2, "created_at": NOW, "last_activity_at": NOW},
+            "conversations": {"pseudonym": "a" * 64, "case_id": "c1", "state": b"x",
+                              "updated_at": NOW},
+            "sealed_messages": {"id": "m1", "case_id": "c1", "kind": "message",
+                                "key_id": "k", "format_version": 1, "suite": "s",
+                                "ciphertext": b"x", "created_at": NOW},
+            "replies": {"id": "r1", "case_id": "c1", "text": b"x", "created_at": NOW},
+            "bookings": {"slot_id": "2026-12-03T10:00", "case_id": "c1", "created_at": NOW},
+            "outbox": {"id": "o1", "case_id": "c1", "kind": "alert", "dedup_hash": "d" * 64,
+                       "payload": b"x", "created_at": NOW},
+            "receipts": {"code_hash": "h" * 64, "hash_label": "argon2id", "case_id": "c1",
+                         "created_at": NOW},
+        },
+    )  # fmt: skip
 
     store = await Store.open(database_url, server_secrets, case_keys_file=case_keys_file)
     try:
@@ -78,5 +89,39 @@ async def test_a_database_of_the_first_release_with_cases_in_it_upgrades_on_open
         assert revision == head_revision()
         assert differences == []
         assert cases == 1
+    finally:
+        await store.close()
+
+
+async def test_a_database_at_revision_0004_with_cases_opens_with_the_console_tables(
+    database_url: str, server_secrets: ServerSecrets, case_keys_file: Path
+) -> None:
+    """The release before the commission's console, with cases in it: every new column
+    starts empty and the store works on those cases at once."""
+    await _database_at(
+        database_url,
+        "0004",
+        {
+            "cases": {"id": "c1", "status": "open", "created_at": NOW, "last_activity_at": NOW},
+            "conversations": {"pseudonym": "a" * 64, "case_id": "c1", "state": b"x",
+                              "updated_at": NOW},
+            "replies": {"id": "r1", "case_id": "c1", "text": b"x", "created_at": NOW},
+            "statistics": {"tag": "t" * 64, "month": "2026-11", "categories": "[]"},
+        },
+    )  # fmt: skip
+
+    store = await Store.open(database_url, server_secrets, case_keys_file=case_keys_file)
+    try:
+        async with store._engine.connect() as conn:
+            revision = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+            differences = await conn.run_sync(_differences)
+            address = await conn.scalar(sa.select(tables.conversations.c.address))
+            reply = await conn.scalar(sa.select(tables.replies.c.dedup_hash))
+            closing = await conn.scalar(sa.select(tables.statistics.c.closing))
+            await conn.execute(sa.insert(tables.case_work).values(case_id="c1"))
+            reminders = await conn.scalar(sa.select(tables.case_work.c.reminders_sent))
+        assert revision == head_revision() == "0005"
+        assert differences == []
+        assert (address, reply, closing, reminders) == (None, None, None, 0)
     finally:
         await store.close()

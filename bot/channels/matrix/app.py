@@ -1,7 +1,8 @@
 """What ``python -m bot run`` serves on Matrix, started and stopped as one piece.
 
-The bot's client, its event ledger, the channel, the staff room and the daily purge share
-one store and one conversation layer; ``stop`` ends them in the reverse order.
+The bot's client, its event ledger, the channel, the staff room with the commission's
+console, and the scheduler (reminders, the morning queue, the daily purge) share one store
+and one conversation layer; ``stop`` ends them in the reverse order.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, MatrixRoom, RoomMessageText
+from nio import AsyncClient, RoomPutStateResponse
 
 from bot.channels.matrix.channel import MatrixChannel
 from bot.channels.matrix.client import (
@@ -37,6 +37,8 @@ from bot.channels.matrix.staff_trust import StaffGuard, staff_trust_file_beside
 from bot.policy.conversations import NLU_DEADLINE_SECONDS, Conversations
 from bot.policy.store_keeper import StoreKeeper
 from bot.settings import MatrixSettings
+from bot.staff.console import Console, People
+from bot.staff.scheduler import Scheduler
 from flows.resources import Resources
 from flows.understanding import Understanding
 from storage import SecretsError, Store
@@ -44,7 +46,6 @@ from storage.config import is_within
 
 log = logging.getLogger("bot.matrix")
 
-PURGE_EVERY_SECONDS = 24 * 3600.0
 # A stop never waits longer than this for a part that does not end.
 STOP_SECONDS = 10.0
 
@@ -55,6 +56,7 @@ class MatrixBot:
     channel: MatrixChannel
     ledger: EventLedger
     staff: StaffRoom | None
+    scheduler: Scheduler
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -70,7 +72,7 @@ class MatrixBot:
         understanding: Understanding | None = None,
         locale: str = "fr",
         nlu_deadline: float = NLU_DEADLINE_SECONDS,
-        purge: bool = True,
+        daily_jobs: bool = True,
     ) -> MatrixBot:
         account = Account(
             settings.homeserver, settings.user_id, settings.password, settings.access_token
@@ -87,12 +89,16 @@ class MatrixBot:
             raise
         ledger_key = hashlib.sha256(b"entraide-event-ledger\0" + pickle_key).digest()
         ledger = EventLedger(store_dir / "events.sqlite3", ledger_key)
+        staff_room = settings.staff_room
+        deployment = resources.deployment
         conversations = Conversations(
             resources=resources,
             channel="matrix",
-            keeper=StoreKeeper(store, staff_room=settings.staff_room is not None),
+            keeper=StoreKeeper(
+                store, staff_room=staff_room is not None, schedule=deployment.commission
+            ),
             understanding=understanding,
-            commission_connected=settings.staff_room is not None,
+            commission_connected=staff_room is not None,
             locale=locale,
             nlu_deadline=nlu_deadline,
         )
@@ -102,37 +108,45 @@ class MatrixBot:
             ledger=ledger,
             texts=resources.texts,
             locale=locale,
-            staff_room_id=settings.staff_room,
+            staff_room_id=staff_room,
             staff_users=settings.staff_users,
             signed_by_owner=master_key is not None,
         )
+        people = People(store, {"matrix": channel})
+        scheduler = Scheduler(store, people, deployment, daily_jobs=daily_jobs)
         staff = None
-        if settings.staff_room is not None:
+        if staff_room is not None:
             staff = StaffRoom(
-                room_id=settings.staff_room,
+                room_id=staff_room,
                 members=settings.staff_users,
                 on_call=settings.on_call,
-                outbox=store,
+                store=store,
+                console=Console(
+                    store, people, resources, settings.staff_users, locale=locale
+                ),
                 send=channel.send,
-                room_state=lambda: _room_state(client, settings.staff_room),
+                room_state=lambda: _room_state(client, staff_room),
                 guard=StaffGuard(
-                    client, settings.staff_room, settings.staff_users,
+                    client, staff_room, settings.staff_users,
                     staff_trust_file_beside(session_file),
                 ),
                 texts=resources.texts,
+                directory=resources.directory,
                 locale=locale,
                 bot_user_id=settings.user_id,
                 bot_fingerprint=None if master_key is None else fingerprint(master_key),
+                pin=lambda event_id: _pin(client, staff_room, event_id),
             )
             channel.on_activity = staff.wake
-            client.add_event_callback(_staff_messages(staff), RoomMessageText)
+            channel.on_staff_event = staff.on_event
+            scheduler.post_queue = staff.post_queue
+            scheduler.wake_staff_room = staff.wake
         conversations.on_erased = channel.erased
-        bot = cls(client, channel, ledger, staff)
+        bot = cls(client, channel, ledger, staff, scheduler)
         bot.tasks.append(asyncio.create_task(channel.run()))
         if staff is not None:
             bot.tasks.append(asyncio.create_task(staff.run()))
-        if purge:
-            bot.tasks.append(asyncio.create_task(_purge_daily(store)))
+        bot.tasks.append(asyncio.create_task(scheduler.run()))
         log.info("event=matrix_bot_started staff_room=%s", staff is not None)
         return bot
 
@@ -175,16 +189,6 @@ async def _publish_identity(
     return identity.master_key if identity.state is IdentityState.PUBLISHED else None
 
 
-def _staff_messages(staff: StaffRoom) -> Callable[[MatrixRoom, RoomMessageText], None]:
-    # The channel answers people only; the staff room's own messages reach it here, from
-    # nio's sync (already decrypted when their key came with it).
-    def on_event(room: MatrixRoom, event: RoomMessageText) -> None:
-        if room.room_id == staff.room_id:
-            staff.on_message(event.sender, event.body, bool(event.decrypted))
-
-    return on_event
-
-
 def _room_state(client: AsyncClient, room_id: str | None) -> tuple[bool, frozenset[str]] | None:
     room: Any = client.rooms.get(room_id) if room_id else None
     if room is None:
@@ -192,13 +196,10 @@ def _room_state(client: AsyncClient, room_id: str | None) -> tuple[bool, frozens
     return bool(room.encrypted), frozenset(room.users)
 
 
-async def _purge_daily(store: Store) -> None:
-    # A task among the bot's others, stopped with them: a scheduler would add a lifecycle of
-    # its own for one daily call.
-    while True:
-        try:
-            purged = await store.purge_expired()
-            log.info("event=purge cases=%d", purged)
-        except Exception as error:  # tomorrow's run tries again
-            log.error("event=purge_failed error=%s", type(error).__name__)
-        await asyncio.sleep(PURGE_EVERY_SECONDS)
+async def _pin(client: AsyncClient, room_id: str, event_id: str) -> bool:
+    """Pin the console's manual; the bot needs the power level for it, which the room's
+    creator may not have given."""
+    response = await client.room_put_state(
+        room_id, "m.room.pinned_events", {"pinned": [event_id]}
+    )
+    return isinstance(response, RoomPutStateResponse)

@@ -1,4 +1,4 @@
-"""The Matrix channel: encrypted direct messages in, engine replies out, nothing else.
+"""The Matrix channel: encrypted direct messages in, engine replies out.
 
 Policy for rooms, written once here:
 - a direct-message invite is accepted; a room where other people than the person are (or
@@ -15,6 +15,10 @@ Policy for rooms, written once here:
 - only text is read; files, images and unknown kinds get a sentence and are not kept;
 - after an erasure, once its confirmation is sent, the bot drops the room keys of the
   person's rooms and leaves and forgets them: nothing it holds decrypts that conversation.
+- the staff room's events (members' messages, reactions, redactions) are decrypted and
+  handled once like a person's, then handed to the staff room's console; what the
+  commission tells a person between their turns goes to the direct chat kept for them
+  (``deliver``).
 
 Device trust: the person is anonymous and cannot verify the bot out of band, so the bot
 encrypts for every device of the person's account as it is announced (trust on first
@@ -127,6 +131,8 @@ class MatrixChannel:
     # Called after every sync and every handled message, so an alert leaves within the
     # second, and alerts held for the staff room's membership go once it changed.
     on_activity: Callable[[], None] = lambda: None
+    # The staff room's events (members' messages, reactions, redactions), decrypted.
+    on_staff_event: Callable[[NioEvent], Awaitable[None]] | None = None
     monotonic: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
     _queues: dict[str, asyncio.Queue[_Work]] = field(default_factory=dict)
     _workers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -298,9 +304,12 @@ class MatrixChannel:
     async def _handle(self, room_id: str, event: NioEvent) -> None:
         room = self._room(room_id)
         event_id = getattr(event, "event_id", None)
-        if room is None or room_id == self.staff_room_id or not isinstance(event_id, str):
+        if room is None or not isinstance(event_id, str):
             return
         if self.ledger.handled(event_id):
+            return
+        if room_id == self.staff_room_id:
+            await self._staff_event(room, event_id, event)
             return
         if len(self._other_people(room)) > 1:
             await self._leave_group(room)
@@ -333,13 +342,32 @@ class MatrixChannel:
             return
         await self._answer(room, event_id, event)
 
+    async def _staff_event(self, room: MatrixRoom, event_id: str, event: NioEvent) -> None:
+        """A member's event in the staff room goes to the console once decrypted; a clear
+        message there is refused as in a person's room (reactions and redactions are clear
+        by design in Matrix)."""
+        if isinstance(event, MegolmEvent):
+            decrypted = await self._decrypt(event)
+            if decrypted is None or isinstance(decrypted, MegolmEvent):
+                log.warning("event=staff_event_undecrypted")
+                self.ledger.mark_handled(event_id)
+                return
+            event = decrypted
+        elif isinstance(event, RoomMessage) and room.encrypted and not event.decrypted:
+            log.warning("event=matrix_clear_event_refused")
+            self.ledger.mark_handled(event_id)
+            return
+        if self.on_staff_event is not None:
+            await self.on_staff_event(event)
+        self.ledger.mark_handled(event_id)
+
     async def _answer(self, room: MatrixRoom, event_id: str, event: NioEvent) -> None:
         sender = getattr(event, "sender", None)
         if not isinstance(sender, str):
             return
         if isinstance(event, (RoomMessageText, RoomMessageEmote)):
             messages = await self.conversations.receive(
-                sender, event.body, numbers_are_positions=True
+                sender, event.body, numbers_are_positions=True, address=room.room_id
             )
             # Marked before sending: a crash now loses a reply, never replays a turn.
             self.ledger.mark_handled(event_id)
@@ -463,9 +491,26 @@ class MatrixChannel:
             await self._explain_encryption(room_id)
             return
         (person,) = people
-        await self._send_messages(room_id, await self.conversations.welcome(person))
+        await self._send_messages(
+            room_id, await self.conversations.welcome(person, address=room_id)
+        )
 
     # -- sending -------------------------------------------------------------------------
+
+    async def deliver(self, address: str, messages: list[BotMessage], key: str) -> bool:
+        """What the commission did, told to a person between their own turns, in their
+        direct chat while the bot is still in it with them alone. ``key`` names the
+        transactions, so a replay after a crash posts nothing twice."""
+        room = self._room(address)
+        if room is None or address == self.staff_room_id or not room.encrypted:
+            return False
+        if len(self._other_people(room)) != 1:
+            return False
+        sent = True
+        for number, content in enumerate(contents(messages)):
+            sent = bool(await self.send(address, content, f"{key}-{number}")) and sent
+        self.on_activity()
+        return sent
 
     async def _send_messages(self, room_id: str, messages: list[BotMessage]) -> None:
         for content in contents(messages):
@@ -477,9 +522,9 @@ class MatrixChannel:
     async def send(
         self, room_id: str, content: dict[str, Any], tx_id: str | None = None,
         *, encrypted: bool = True,
-    ) -> bool:
+    ) -> str | None:
         """Send through ``room_send`` (it encrypts), or in clear when ``encrypted`` is
-        False, retrying briefly; True once accepted."""
+        False, retrying briefly; the event id once accepted."""
         for attempt in range(SEND_ATTEMPTS):
             try:
                 response = await (
@@ -494,10 +539,10 @@ class MatrixChannel:
                 log.warning("event=matrix_send_failed error=%s", type(error).__name__)
             else:
                 if isinstance(response, RoomSendResponse):
-                    return True
+                    return str(response.event_id)
                 log.warning("event=matrix_send_refused status=%s", response.status_code)
             await asyncio.sleep(0.5 * 2**attempt)
-        return False
+        return None
 
     async def _send_clear(
         self, room_id: str, content: dict[str, Any], tx_id: str | None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import signal
@@ -13,6 +14,7 @@ import sys
 from datetime import UTC, datetime
 
 import httpx
+from telegram.error import TelegramError
 
 from bot.channels import terminal
 from bot.channels.matrix.app import MatrixBot
@@ -24,12 +26,16 @@ from bot.channels.matrix.cross_signing import (
     fingerprint,
     identity_status,
 )
+from bot.channels.matrix.ledger import EventLedger
 from bot.channels.matrix.staff_trust import staff_health, staff_trust_file_beside
+from bot.channels.telegram.app import TelegramBot
 from bot.policy.conversations import CaseKeeper, Conversations
 from bot.policy.memory_keeper import MemoryKeeper
 from bot.policy.store_keeper import StoreKeeper
 from bot.settings import MatrixSettings, Settings
 from bot.staff.cli import add_commands
+from bot.staff.console import People
+from bot.staff.scheduler import Scheduler
 from flows.resources import Resources
 from flows.texts import LOCALES
 from flows.understanding import Understanding
@@ -134,11 +140,14 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve the configured channels; with none configured and --demo, the embedded demo."""
-    matrix = settings.matrix
-    if matrix is None and not args.demo:
+    """Serve the configured channels (Matrix, Telegram, or both in one process, the
+    commission's staff room reaching the people of both); with none configured and --demo,
+    the embedded demo."""
+    matrix, telegram = settings.matrix, settings.telegram
+    if matrix is None and telegram is None and not args.demo:
         sys.stderr.write("No channel is configured: set MATRIX_HOMESERVER, MATRIX_USER_ID and "
-                         "MATRIX_PASSWORD (see .env.example), or run `make run` for the demo.\n")
+                         "MATRIX_PASSWORD, or TELEGRAM_BOT_TOKEN (see .env.example), or run "
+                         "`make run` for the demo.\n")
         return 2
     store = await _open_store(settings, args.demo)
     if store is None:
@@ -147,8 +156,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     session_file = session_file_beside(settings.secrets_file)
     local_nlu = _start_local_nlu() if args.local_nlu else None
     understanding = _understanding(settings, local_nlu)
+    resources = Resources.load(settings.deployment_file)
+    parts: list[MatrixBot | TelegramBot] = []
     try:
-        if matrix is None:
+        if matrix is None and telegram is None:
             try:
                 from bot.dev.demo import run_demo  # a development tool, absent from the image
             except ImportError:
@@ -159,29 +170,57 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 settings, store, settings.data_dir, session_file, pickle_key, understanding,
                 settings.locale,
             )
-        try:
-            bot = await MatrixBot.start(
-                matrix, store, Resources.load(settings.deployment_file),
-                data_dir=settings.data_dir, session_file=session_file, pickle_key=pickle_key,
-                understanding=understanding, locale=settings.locale,
-                nlu_deadline=settings.nlu_timeout_s,
-            )
-        except (MatrixLoginError, SecretsError) as error:
-            sys.stderr.write(f"The Matrix channel cannot start: {error}.\n")
-            return 2
+        scheduler = None
+        telegram_bot = None
+        if telegram is not None:
+            ledger_key = hashlib.sha256(b"entraide-telegram-ledger\0" + pickle_key).digest()
+            (settings.data_dir / "telegram").mkdir(mode=0o700, exist_ok=True)
+            try:
+                telegram_bot = await TelegramBot.start(
+                    telegram, store, resources, understanding=understanding,
+                    locale=settings.locale, nlu_deadline=settings.nlu_timeout_s,
+                    commission_connected=matrix is not None and matrix.staff_room is not None,
+                    ledger=EventLedger(settings.data_dir / "telegram" / "updates.sqlite3",
+                                       ledger_key),
+                )
+            except TelegramError as error:
+                sys.stderr.write(f"The Telegram channel cannot start: {type(error).__name__}.\n")
+                return 2
+            parts.append(telegram_bot)
+            if matrix is None:
+                # No Matrix app to carry them: the daily purge and the interview reminders
+                # run beside the Telegram channel.
+                people = People(store, {"telegram": telegram_bot.channel})
+                scheduler = Scheduler(store, people, resources.deployment)
+        if matrix is not None:
+            try:
+                parts.append(await MatrixBot.start(
+                    matrix, store, resources,
+                    data_dir=settings.data_dir, session_file=session_file, pickle_key=pickle_key,
+                    understanding=understanding, locale=settings.locale,
+                    nlu_deadline=settings.nlu_timeout_s,
+                    other_channels={} if telegram_bot is None
+                    else {"telegram": telegram_bot.channel},
+                ))
+            except (MatrixLoginError, SecretsError) as error:
+                sys.stderr.write(f"The Matrix channel cannot start: {error}.\n")
+                return 2
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, stop.set)
-        serving = asyncio.create_task(bot.serve())
-        try:
-            await asyncio.wait(
-                [serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            await bot.stop()
+        serving = [asyncio.create_task(part.serve()) for part in parts]
+        if scheduler is not None:
+            serving.append(asyncio.create_task(scheduler.run()))
+        await asyncio.wait(
+            [*serving, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in serving:
+            task.cancel()
         return 0
     finally:
+        for part in reversed(parts):
+            await part.stop()
         await store.close()
         if local_nlu is not None:
             local_nlu.stop()

@@ -7,6 +7,7 @@ value stops it with one sentence naming the variable and what it accepts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -24,6 +25,12 @@ MAX_NLU_TIMEOUT_S = 5.0
 HTTP_URL = r"^https?://\S+$"
 # A Matrix user id: @localpart:server.
 USER_IDS = r"^\s*@[^\s:,]+:[^\s,]+(\s*,\s*@[^\s:,]+:[^\s,]+)*\s*$"
+TELEGRAM_API = "https://api.telegram.org"
+# BotFather's tokens: the bot's number, a colon, then letters, digits, "_" and "-".
+TELEGRAM_TOKEN = r"^\d+:[A-Za-z0-9_-]+$"
+# What Telegram accepts as a webhook's secret token.
+WEBHOOK_SECRET = r"^[A-Za-z0-9_-]{16,256}$"
+HOST_PORT = r"^[^\s:]+:\d{1,5}$"
 
 
 def _user_ids(value: str | None) -> tuple[str, ...]:
@@ -41,6 +48,22 @@ class MatrixSettings:
     staff_room: str | None = None
     staff_users: frozenset[str] = frozenset()
     on_call: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """The bot's Telegram token and how updates reach it; absent when no token is set.
+
+    ``matrix_contact`` is the bot's Matrix address when it serves Matrix too: the privacy
+    notice offers it to whoever wants an end-to-end encrypted conversation.
+    """
+
+    token: str = field(repr=False)
+    api_url: str = TELEGRAM_API
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_listen: str = "127.0.0.1:8443"
+    matrix_contact: str | None = None
 
 
 class Settings(StorageSettings):
@@ -89,6 +112,41 @@ class Settings(StorageSettings):
         description="comma-separated Matrix user ids",
     )
 
+    telegram_bot_token: SecretStr | None = Field(
+        None, alias="TELEGRAM_BOT_TOKEN", description="a token from BotFather, 123456:ABC…"
+    )
+    telegram_api_url: str = Field(
+        TELEGRAM_API, alias="TELEGRAM_API_URL", pattern=HTTP_URL,
+        description="an http:// or https:// URL",
+    )
+    telegram_webhook_url: str | None = Field(
+        # Telegram posts updates to HTTPS addresses only.
+        None, alias="TELEGRAM_WEBHOOK_URL", pattern=r"^https://\S+$",
+        description="an https:// URL",
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, alias="TELEGRAM_WEBHOOK_SECRET",
+        description="16 to 256 letters, digits, _ or -",
+    )
+    telegram_webhook_listen: str = Field(
+        "127.0.0.1:8443", alias="TELEGRAM_WEBHOOK_LISTEN", pattern=HOST_PORT,
+        description="an address and port such as 127.0.0.1:8443",
+    )
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.match(TELEGRAM_TOKEN, value.get_secret_value()):
+            raise ValueError("not a bot token")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.match(WEBHOOK_SECRET, value.get_secret_value()):
+            raise ValueError("not a webhook secret")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case(cls, value: object) -> object:
@@ -119,6 +177,9 @@ class Settings(StorageSettings):
                 raise ValueError(
                     "MATRIX_STAFF_ROOM needs MATRIX_STAFF_USERS, the commission's ids."
                 )
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            # Without it, anyone who finds the address could post updates in a person's name.
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET.")
         return self
 
     @property
@@ -133,6 +194,21 @@ class Settings(StorageSettings):
             staff_room=self.matrix_staff_room,
             staff_users=frozenset(_user_ids(self.matrix_staff_users)),
             on_call=_user_ids(self.matrix_staff_oncall),
+        )
+
+
+    @property
+    def telegram(self) -> TelegramSettings | None:
+        token = _revealed(self.telegram_bot_token)
+        if token is None:
+            return None
+        return TelegramSettings(
+            token=token,
+            api_url=self.telegram_api_url.rstrip("/"),
+            webhook_url=self.telegram_webhook_url,
+            webhook_secret=_revealed(self.telegram_webhook_secret),
+            webhook_listen=self.telegram_webhook_listen,
+            matrix_contact=self.matrix_user_id if self.matrix is not None else None,
         )
 
 

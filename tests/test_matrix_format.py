@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channels.matrix.format import MAX_BODY_BYTES, contents, split_text
+from bot.channels.matrix.format import MAX_BODY_BYTES, contents
+from bot.channels.text import split_text
 from flows.messages import BotMessage, Option
 
 

@@ -17,6 +17,7 @@ from bot.channels.matrix.client import session_file_beside
 from bot.dev.homeserver import Homeserver, missing
 from bot.dev.matrix_person import ENCRYPTION_STATE, MatrixPerson, Received
 from bot.settings import MatrixSettings
+from bot.staff.console import PersonLine
 from flows.resources import Resources
 from storage import CommissionPrivateKey, ServerSecrets, Store
 from tests.conftest import RESOURCES
@@ -44,6 +45,8 @@ class Deployment:
     pickle_key: bytes
     staff: MatrixPerson
     resources: Resources = RESOURCES
+    # Channels served beside Matrix by the same process (Telegram), reached by the console.
+    other_channels: dict[str, PersonLine] = field(default_factory=dict)
     bot: MatrixBot | None = None
     people: list[MatrixPerson] = field(default_factory=list)
 
@@ -63,6 +66,7 @@ class Deployment:
         self.bot = await MatrixBot.start(
             self.settings, self.store, self.resources, data_dir=self.data_dir,
             session_file=self.session_file, pickle_key=self.pickle_key, daily_jobs=False,
+            other_channels=self.other_channels,
         )
         await self.bot.wait_synced()
         return self.bot

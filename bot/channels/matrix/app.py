@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from bot.channels.matrix.staff_trust import StaffGuard, staff_trust_file_beside
 from bot.policy.conversations import NLU_DEADLINE_SECONDS, Conversations
 from bot.policy.store_keeper import StoreKeeper
 from bot.settings import MatrixSettings
-from bot.staff.console import Console, People
+from bot.staff.console import Console, People, PersonLine
 from bot.staff.scheduler import Scheduler
 from flows.resources import Resources
 from flows.understanding import Understanding
@@ -73,7 +74,10 @@ class MatrixBot:
         locale: str = "fr",
         nlu_deadline: float = NLU_DEADLINE_SECONDS,
         daily_jobs: bool = True,
+        other_channels: Mapping[str, PersonLine] | None = None,
     ) -> MatrixBot:
+        """``other_channels`` are the channels served beside Matrix (Telegram): the
+        commission's answers reach their people too."""
         account = Account(
             settings.homeserver, settings.user_id, settings.password, settings.access_token
         )
@@ -112,7 +116,7 @@ class MatrixBot:
             staff_users=settings.staff_users,
             signed_by_owner=master_key is not None,
         )
-        people = People(store, {"matrix": channel})
+        people = People(store, {"matrix": channel, **(other_channels or {})})
         scheduler = Scheduler(store, people, deployment, daily_jobs=daily_jobs)
         staff = None
         if staff_room is not None:

@@ -7,9 +7,10 @@ is built from escaped text, so nobody can inject markup through the bot into a c
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from bot.channels.text import split_text
 from flows.messages import BotMessage
 
 # Synapse refuses events over 64 KiB. Encryption turns the plaintext JSON (body and
@@ -36,40 +37,10 @@ def text_content(text: str) -> dict[str, Any]:
     }
 
 
-def split_text(text: str, limit: int = MAX_BODY_BYTES) -> Iterator[str]:
-    """Pieces of at most ``limit`` UTF-8 bytes, cut between paragraphs, then lines, then words."""
-    if len(text.encode()) <= limit:
-        yield text
-        return
-    for separator in ("\n\n", "\n", " "):
-        if separator in text:
-            piece = ""
-            for part in text.split(separator):
-                candidate = part if not piece else piece + separator + part
-                if len(candidate.encode()) <= limit:
-                    piece = candidate
-                    continue
-                if piece:
-                    yield from split_text(piece, limit)
-                piece = part
-            if piece:
-                yield from split_text(piece, limit)
-            return
-    # One unbroken run of characters: cut on character boundaries.
-    piece = ""
-    for character in text:
-        if len((piece + character).encode()) > limit:
-            yield piece
-            piece = ""
-        piece += character
-    if piece:
-        yield piece
-
-
 def contents(messages: Sequence[BotMessage]) -> list[dict[str, Any]]:
     """One Matrix message per turn (split only past the size limit): each event is a
     notification on the person's phone, and one answer should buzz once."""
     if not messages:
         return []
     text = "\n\n".join(message_text(message) for message in messages)
-    return [text_content(piece) for piece in split_text(text)]
+    return [text_content(piece) for piece in split_text(text, MAX_BODY_BYTES)]

@@ -137,6 +137,19 @@ async def test_a_tick_acknowledges_and_a_raised_hand_takes_the_case(console: Dep
     await next_where(staff, lambda m: m.edits == card.event_id and staff.user_id not in m.new_body)
     assert (await case_file(console, card)).assignee is None
 
+    # `!attribuer` with a mention pill, as Element sends it: the display name in the body.
+    await staff.send_content(room, {
+        "msgtype": "m.text",
+        "body": "!attribuer Docteur Commission",
+        "m.mentions": {"user_ids": [staff.user_id]},
+        "m.relates_to": {
+            "rel_type": "m.thread", "event_id": card.event_id, "is_falling_back": True,
+            "m.in_reply_to": {"event_id": card.event_id},
+        },
+    })
+    await next_where(staff, lambda m: m.edits == card.event_id and staff.user_id in m.new_body)
+    assert (await case_file(console, card)).assignee == staff.user_id
+
 
 async def test_an_overdue_case_is_reminded_and_a_crisis_calls_the_on_call_members_again(
     console: Deployment,

@@ -32,7 +32,7 @@ from nio.events import Event as NioEvent
 
 from bot.channels.matrix.format import text_content
 from bot.staff import card
-from bot.staff.commands import parse, strip_fallback
+from bot.staff.commands import Command, parse, strip_fallback
 from bot.staff.console import ACKNOWLEDGE, TAKE, Answer, Console, reaction_key, transaction_key
 from flows.directory import Directory
 from flows.texts import Texts
@@ -82,6 +82,12 @@ def edit_of(event_id: str, content: dict[str, Any]) -> dict[str, Any]:
         "m.new_content": {**content, "m.mentions": {}},
         "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
     }
+
+
+def _mentioned(content: dict[str, Any]) -> list[str]:
+    mentions = content.get("m.mentions")
+    users = mentions.get("user_ids") if isinstance(mentions, dict) else None
+    return [user for user in users if isinstance(user, str)] if isinstance(users, list) else []
 
 
 def related_event(content: dict[str, Any]) -> str | None:
@@ -324,6 +330,11 @@ class StaffRoom:
         case_id = await self._case_of(related_event(content))
         text = strip_fallback(event.body, content.get("formatted_body"))
         command = parse(text)
+        mentioned = _mentioned(content)
+        if command is not None and command.name == "attribuer" and mentioned:
+            # Element writes a mention pill as the member's display name in the body; the
+            # id itself is in `m.mentions`.
+            command = Command(command.name, mentioned[0])
         if command is None:
             if case_id is not None:
                 await self.console.note(member, case_id, text, event.event_id)

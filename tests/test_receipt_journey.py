@@ -4,6 +4,8 @@ person comes back on any channel, reads the commission's replies and keeps writi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,14 @@ from bot.policy.conversations import Conversations
 from bot.policy.store_keeper import StoreKeeper
 from flows.engine import ReceiptChecked, ReceiptIssued, handle
 from flows.messages import ReceiptPresented, ReceiptRequested
-from storage import CommissionPrivateKey, ReceiptPolicy, ServerSecrets, Store, receipts
+from storage import (
+    CommissionPrivateKey,
+    ReceiptPolicy,
+    ServerSecrets,
+    Store,
+    receipts,
+    utcnow,
+)
 from storage.policy import Argon2Cost
 from tests.conftest import NOW, RESOURCES, Chat, context
 
@@ -20,12 +29,13 @@ CODE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
 CHEAP = ReceiptPolicy(hash_cost=Argon2Cost(time_cost=1, memory_cost_kib=8, parallelism=1))
 
 
-async def open_store(folder: Path) -> Store:
+async def open_store(folder: Path, clock: Callable[[], datetime] = utcnow) -> Store:
     return await Store.open(
         f"sqlite+aiosqlite:///{folder / 'entraide.sqlite3'}",
         ServerSecrets.generate(CommissionPrivateKey.generate().public()),
         case_keys_file=folder / "case-keys.sqlite3",
         receipts=CHEAP,
+        clock=clock,
     )
 
 
@@ -164,7 +174,9 @@ async def test_a_flood_from_others_asks_a_person_to_wait_a_minute_not_an_hour(
 ) -> None:
     """Many accounts sending wrong codes only brake everyone for a moment: the next person
     hears to send the code again in a minute, never that they tried too often."""
-    store = await open_store(tmp_path)
+    # The store's clock stands still: the brake refills with time, and a slow machine must
+    # not refill it between the flood and the person.
+    store = await open_store(tmp_path, clock=lambda: NOW)
     try:
         chat = Conversations(
             resources=RESOURCES, channel="telegram", keeper=StoreKeeper(store),

@@ -49,7 +49,9 @@ def test_every_button_of_every_question_fits_telegram_and_answers_its_own_option
             assert markup is not None
             for row in markup.inline_keyboard:
                 (button,) = row
-                assert 1 <= len(str(button.callback_data).encode()) <= MAX_CALLBACK_BYTES
+                data = button.callback_data
+                assert isinstance(data, str)
+                assert 1 <= len(data.encode()) <= MAX_CALLBACK_BYTES
         single = keyboard(BotMessage("?", options, question=question), "Valider")
         assert single is not None
         for option, (button,) in zip(option_ids, single.inline_keyboard, strict=True):

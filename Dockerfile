@@ -10,7 +10,8 @@ COPY flows ./flows
 # Only the client side of nlu/: the Rasa project and its models run in their own image.
 COPY nlu/__init__.py nlu/client.py nlu/service.py ./nlu/
 COPY storage ./storage
-RUN pip install --no-cache-dir . && useradd --system --home /app entraide \
+RUN pip install --no-cache-dir . && groupadd --system --gid 10001 entraide \
+    && useradd --system --uid 10001 --gid 10001 --home /app entraide \
     && install -d -m 0700 -o entraide /data /secrets
 USER entraide
 ENTRYPOINT ["python", "-m", "bot"]

@@ -18,6 +18,7 @@ from flows.deployment import DEFAULT_DEPLOYMENT
 from flows.texts import DEFAULT_LOCALE, LOCALES
 from nlu.client import DEFAULT_TIMEOUT_S
 from storage.config import StorageSettings
+from storage.keys import SecretsError, check_private_mode
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The conversation never waits long on the NLU: past this, the lexicons answer better.
@@ -31,6 +32,8 @@ TELEGRAM_TOKEN = r"^\d+:[A-Za-z0-9_-]+$"
 # What Telegram accepts as a webhook's secret token.
 WEBHOOK_SECRET = r"^[A-Za-z0-9_-]{16,256}$"
 HOST_PORT = r"^[^\s:]+:\d{1,5}$"
+# The secrets that may also come from a file named by VARIABLE_FILE, as Docker secrets are.
+SECRET_FILES = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
 
 
 def _user_ids(value: str | None) -> tuple[str, ...]:
@@ -115,6 +118,10 @@ class Settings(StorageSettings):
     telegram_bot_token: SecretStr | None = Field(
         None, alias="TELEGRAM_BOT_TOKEN", description="a token from BotFather, 123456:ABC…"
     )
+    telegram_bot_token_file: Path | None = Field(
+        None, alias="TELEGRAM_BOT_TOKEN_FILE",
+        description="the path of a file readable by this user only (mode 0600 or 0400)",
+    )
     telegram_api_url: str = Field(
         TELEGRAM_API, alias="TELEGRAM_API_URL", pattern=HTTP_URL,
         description="an http:// or https:// URL",
@@ -127,6 +134,10 @@ class Settings(StorageSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         None, alias="TELEGRAM_WEBHOOK_SECRET",
         description="16 to 256 letters, digits, _ or -",
+    )
+    telegram_webhook_secret_file: Path | None = Field(
+        None, alias="TELEGRAM_WEBHOOK_SECRET_FILE",
+        description="the path of a file readable by this user only (mode 0600 or 0400)",
     )
     telegram_webhook_listen: str = Field(
         "127.0.0.1:8443", alias="TELEGRAM_WEBHOOK_LISTEN", pattern=HOST_PORT,
@@ -146,6 +157,22 @@ class Settings(StorageSettings):
         if value is not None and not re.match(WEBHOOK_SECRET, value.get_secret_value()):
             raise ValueError("not a webhook secret")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, values: object) -> object:
+        """A secret given as a file (a Docker secret) is read here, then checked like the
+        variable it stands for: the value never passes through the environment."""
+        if not isinstance(values, dict):
+            return values
+        for variable in SECRET_FILES:
+            path = values.get(f"{variable}_FILE")
+            if path is None:
+                continue
+            if values.get(variable):
+                raise ValueError(f"Set {variable} or {variable}_FILE, not both.")
+            values = {**values, variable: _read_secret_file(Path(path), f"{variable}_FILE")}
+        return values
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -210,6 +237,19 @@ class Settings(StorageSettings):
             webhook_listen=self.telegram_webhook_listen,
             matrix_contact=self.matrix_user_id if self.matrix is not None else None,
         )
+
+
+def _read_secret_file(path: Path, variable: str) -> str:
+    try:
+        check_private_mode(path, variable)
+        value = path.read_text(encoding="utf-8").strip()
+    except SecretsError as error:
+        raise ValueError(str(error)) from None
+    except (OSError, UnicodeDecodeError):
+        raise ValueError(f"{variable}: {path} cannot be read.") from None
+    if not value:
+        raise ValueError(f"{variable}: {path} is empty.")
+    return value
 
 
 def _revealed(secret: SecretStr | None) -> str | None:

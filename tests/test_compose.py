@@ -20,6 +20,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
+# Files given after docker-compose.yml with -f, each on top of the ones before it.
+TELEGRAM_POLLING = ROOT / "bot/deploy/telegram/polling.yml"
+TELEGRAM_WEBHOOK = ROOT / "bot/deploy/telegram/webhook.yml"
 
 # Bind-mounted host paths that are generated, not committed, each with what creates it.
 GENERATED_PATHS = {
@@ -29,6 +32,8 @@ GENERATED_PATHS = {
 # The only service that publishes a port, and the only host address it may bind.
 PUBLISHED_SERVICE = "synapse"
 PUBLISHED_HOST_IP = "127.0.0.1"
+# The secrets directory of a container, where compose mounts each secret under its name.
+RUN_SECRETS = "/run/secrets/"
 
 # Names of environment variables that hold secrets, which compose must never spell out.
 SECRET_NAME = re.compile(r"(PASSWORD|TOKEN|SECRET|PASSPHRASE|_KEY)$")
@@ -37,14 +42,43 @@ INTERPOLATION = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|([A-Za-z_][A
 INTERPOLATED = "INTERPOLATED"
 
 
-def _load_compose() -> dict[str, Any]:
-    document = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
-    assert isinstance(document, dict), "docker-compose.yml is not a mapping"
+def _load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), f"{path.name} is not a mapping"
     return document
+
+
+def _merged(base: Any, overlay: Any) -> Any:
+    """What compose makes of a file given with -f on top of another, for what these tests
+    read: mappings merge key by key, lists (networks, secrets, ports) add up."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        merged = dict(base)
+        for key, value in overlay.items():
+            merged[key] = _merged(base[key], value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(overlay, list):
+        return base + [item for item in overlay if item not in base]
+    return overlay
 
 
 COMPOSE = _load_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE.get("services") or {}
+# Every way the stack is started: alone, with Telegram by polling, with Telegram by webhook.
+STACKS = {
+    "docker-compose.yml": COMPOSE,
+    "with Telegram polling": _merged(COMPOSE, _load_compose(TELEGRAM_POLLING)),
+    "with Telegram webhook": _merged(
+        _merged(COMPOSE, _load_compose(TELEGRAM_POLLING)), _load_compose(TELEGRAM_WEBHOOK)
+    ),
+}
+FULL_STACK = STACKS["with Telegram webhook"]
+# Where each stack may publish a port, service by service (always on loopback only).
+PUBLISHED_SERVICES = {
+    "docker-compose.yml": {PUBLISHED_SERVICE},
+    "with Telegram polling": {PUBLISHED_SERVICE},
+    # The webhook listener, behind the host's reverse proxy like Synapse.
+    "with Telegram webhook": {PUBLISHED_SERVICE, "bot"},
+}
 
 
 def _strings(node: object) -> Iterator[str]:
@@ -215,11 +249,19 @@ def test_every_bind_mounted_host_path_exists_or_is_a_documented_generated_path()
             assert (ROOT / config["file"]).exists(), f"config {name!r}: {config['file']} is missing"
 
 
-def test_every_named_volume_network_and_config_used_is_declared() -> None:
-    declared_volumes = set(COMPOSE.get("volumes") or {})
-    declared_networks = set(COMPOSE.get("networks") or {})
-    declared_configs = set(COMPOSE.get("configs") or {})
-    for name, service in SERVICES.items():
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_named_volume_network_config_and_secret_used_is_declared(stack: str) -> None:
+    compose = STACKS[stack]
+    declared_volumes = set(compose.get("volumes") or {})
+    declared_networks = set(compose.get("networks") or {})
+    declared_configs = set(compose.get("configs") or {})
+    declared_secrets = set(compose.get("secrets") or {})
+    for name, service in compose["services"].items():
+        for secret in service.get("secrets") or []:
+            source = secret["source"] if isinstance(secret, dict) else secret
+            assert source in declared_secrets, (
+                f"{stack}: service {name!r} uses secret {source!r}, not declared under secrets:"
+            )
         for kind, source, _target in _mounts(service):
             if kind == "volume":
                 assert source in declared_volumes, (
@@ -236,11 +278,15 @@ def test_every_named_volume_network_and_config_used_is_declared() -> None:
             )
 
 
-def test_every_interpolated_variable_is_documented_in_env_example() -> None:
-    used = set().union(*(_interpolated(text) for text in _strings(COMPOSE)))
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_interpolated_variable_is_documented_in_env_example(stack: str) -> None:
+    compose = STACKS[stack]
+    used = set().union(*(_interpolated(text) for text in _strings(compose)))
+    # A secret taken from a variable names it bare, without ${}.
+    used |= {secret["environment"] for secret in (compose.get("secrets") or {}).values()}
     missing = sorted(used - _documented_variables())
     assert not missing, (
-        f"docker-compose.yml uses {', '.join(missing)}, not documented in .env.example "
+        f"{stack} uses {', '.join(missing)}, not documented in .env.example "
         "(as VAR= or # VAR=)"
     )
 
@@ -294,18 +340,19 @@ def test_the_bot_healthcheck_is_a_bot_subcommand(bot_subcommands: set[str]) -> N
     assert words[3] in bot_subcommands, f"the bot's healthcheck runs unknown {words[3]!r}"
 
 
-def test_only_synapse_publishes_a_port_and_only_on_loopback() -> None:
-    for name, service in SERVICES.items():
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_synapse_and_the_webhook_publish_a_port_and_only_on_loopback(stack: str) -> None:
+    for name, service in STACKS[stack]["services"].items():
         assert service.get("network_mode") != "host", f"service {name!r} uses the host network"
         published = _published_ports(service)
-        if name != PUBLISHED_SERVICE:
-            assert not published, f"service {name!r} publishes {published}: only Synapse may"
+        if name not in PUBLISHED_SERVICES[stack]:
+            assert not published, f"{stack}: service {name!r} publishes {published}"
             continue
-        assert published, "Synapse publishes no port: Matrix clients could not reach it"
+        assert published, f"{stack}: {name} publishes no port: nothing could reach it"
         for host_ip, _port in published:
             assert host_ip == PUBLISHED_HOST_IP, (
-                f"Synapse publishes a port on {host_ip or 'every interface'}: bind it to "
-                f"{PUBLISHED_HOST_IP}, behind the reverse proxy"
+                f"{stack}: {name} publishes a port on {host_ip or 'every interface'}: bind it "
+                f"to {PUBLISHED_HOST_IP}, behind the reverse proxy"
             )
 
 
@@ -316,8 +363,9 @@ def test_every_service_restarts_unless_stopped() -> None:
         )
 
 
-def test_no_secret_is_written_literally_in_compose() -> None:
-    for name, service in SERVICES.items():
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_is_written_literally_in_compose(stack: str) -> None:
+    for name, service in STACKS[stack]["services"].items():
         for variable, value in _environment(service).items():
             if value and SECRET_NAME.search(variable):
                 assert _interpolated(value), (
@@ -412,3 +460,36 @@ def test_the_bot_image_leaves_the_development_tools_out() -> None:
                 assert not name.startswith("bot.dev"), (
                     f"{module.relative_to(ROOT)} imports {name} at start: the image has no bot/dev"
                 )
+
+
+def _image_user_ids(dockerfile: Path) -> set[str]:
+    """The uid and gid the image's user is created with."""
+    instructions = _dockerfile_instructions(dockerfile)
+    commands = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
+    return set(re.findall(r"--(?:uid|gid) (\d+)", commands))
+
+
+def test_telegram_secrets_reach_the_bot_as_files_only_its_user_reads() -> None:
+    """The token and the webhook secret never sit in the container's environment: compose
+    mounts each as a file, owned by the image's user, that the bot accepts (mode 0400)."""
+    bot = FULL_STACK["services"]["bot"]
+    environment = _environment(bot)
+    build = _build(bot)
+    assert build is not None
+    owner = _image_user_ids(build[1])
+    assert len(owner) == 1, f"the Dockerfile must create its user with one fixed id: {owner}"
+    mounted = {}
+    for secret in bot.get("secrets") or []:
+        assert isinstance(secret, dict), f"secret {secret!r}: give its uid, gid and mode"
+        assert {str(secret["uid"]), str(secret["gid"])} == owner, (
+            f"secret {secret['source']} belongs to {secret['uid']}:{secret['gid']}, not the "
+            f"image's user {owner}: the bot could not read it"
+        )
+        assert not secret["mode"] & 0o077, f"secret {secret['source']} is readable by others"
+        mounted[secret["target"] if "target" in secret else RUN_SECRETS + secret["source"]] = secret
+    for variable in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"):
+        assert variable not in environment, f"{variable} is in the bot's environment"
+        path = environment[f"{variable}_FILE"]
+        assert path in mounted, f"{variable}_FILE names {path}, where no secret is mounted"
+        declared = FULL_STACK["secrets"][mounted[path]["source"]]
+        assert declared == {"environment": variable}, f"{path} does not hold {variable}"

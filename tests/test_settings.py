@@ -7,19 +7,22 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.cli import _understanding
 from bot.settings import Settings
 from nlu.client import RasaUnderstanding
-from tests.test_compose import ENV_EXAMPLE, ROOT, SERVICES, _environment
+from tests.test_compose import ENV_EXAMPLE, FULL_STACK, ROOT, _environment
 
 # What the bot service of docker-compose.yml leaves unset on purpose, and why.
 NOT_SET_IN_COMPOSE = {
     "DEPLOYMENT_FILE": "the image carries the default deployment; a council that mounts its "
     "own sets it (the comment in the bot service says how)",
     "CASE_KEYS_FILE": "its default, beside SECRETS_FILE, is already in the secrets volume",
+    "TELEGRAM_BOT_TOKEN": "compose gives it as a secret file, TELEGRAM_BOT_TOKEN_FILE",
+    "TELEGRAM_WEBHOOK_SECRET": "compose gives it as a secret file, TELEGRAM_WEBHOOK_SECRET_FILE",
 }
 # .env.example's variables past this line are for docker-compose.yml only.
 COMPOSE_ONLY_MARKER = "# docker-compose.yml only"
@@ -47,7 +50,7 @@ def test_readme_env_example_compose_and_the_settings_name_the_same_variables() -
     in_example, compose_only = _env_example_variables()
     assert in_example == read
     assert not compose_only & read
-    assert set(_environment(SERVICES["bot"])) == read - set(NOT_SET_IN_COMPOSE)
+    assert set(_environment(FULL_STACK["services"]["bot"])) == read - set(NOT_SET_IN_COMPOSE)
 
 
 def _bot(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
@@ -132,3 +135,46 @@ def test_a_staff_room_id_of_any_room_version_is_accepted(room_id: str) -> None:
         "MATRIX_STAFF_USERS": "@member:example.org",
     })
     assert settings.matrix is not None and settings.matrix.staff_room == room_id
+
+
+TOKEN = "123456789:AAE-token-from-BotFather"
+
+
+def _secret_file(tmp_path: Path, text: str, mode: int) -> Path:
+    path = tmp_path / "telegram_bot_token"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_the_token_comes_from_a_secret_file_only_its_user_reads(tmp_path: Path) -> None:
+    path = _secret_file(tmp_path, TOKEN + "\n", 0o400)
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN_FILE": str(path)})
+    assert settings.telegram is not None and settings.telegram.token == TOKEN
+    assert TOKEN not in repr(settings) and TOKEN not in repr(settings.telegram)
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "sentence"),
+    [
+        (TOKEN, 0o644, "is readable by others"),
+        ("", 0o600, "is empty"),
+        ("not-a-token", 0o600, "must be a token from BotFather"),
+    ],
+)
+def test_a_secret_file_others_can_read_or_holding_no_token_stops_the_bot(
+    tmp_path: Path, text: str, mode: int, sentence: str
+) -> None:
+    path = _secret_file(tmp_path, text, mode)
+    with pytest.raises(SystemExit) as stopped:
+        Settings.from_env({"TELEGRAM_BOT_TOKEN_FILE": str(path)})
+    assert sentence in str(stopped.value)
+    assert TOKEN not in str(stopped.value) and "not-a-token" not in str(stopped.value)
+
+
+def test_a_secret_given_both_ways_or_from_a_missing_file_stops_the_bot(tmp_path: Path) -> None:
+    path = _secret_file(tmp_path, TOKEN, 0o600)
+    with pytest.raises(SystemExit, match="not both"):
+        Settings.from_env({"TELEGRAM_BOT_TOKEN_FILE": str(path), "TELEGRAM_BOT_TOKEN": TOKEN})
+    with pytest.raises(SystemExit, match="cannot be read"):
+        Settings.from_env({"TELEGRAM_WEBHOOK_SECRET_FILE": str(tmp_path / "absent")})

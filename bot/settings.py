@@ -18,7 +18,8 @@ from flows.deployment import DEFAULT_DEPLOYMENT
 from flows.texts import DEFAULT_LOCALE, LOCALES
 from nlu.client import DEFAULT_TIMEOUT_S
 from storage.config import StorageSettings
-from storage.keys import SecretsError, check_private_mode
+from storage.errors import SecretsError
+from storage.keys import check_private_mode
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The conversation never waits long on the NLU: past this, the lexicons answer better.

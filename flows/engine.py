@@ -30,6 +30,8 @@ SAYS_THE_PLACE_TOO = frozenset({"persona", "practice"})
 WRITTEN_FOR_COMMISSION = frozenset({"message", "contact", journey.COMMISSION_ANSWER})
 # The whole message puts off answering the commission; "je vous rappelle plus tard" is an
 # answer.
+# "ok", "d'accord", "oui bien sûr": a nod. Longer messages that start with a yes say more.
+ACKNOWLEDGEMENT_WORDS = 3
 LATER = re.compile(r"^(?:plus tard|pas maintenant|pas tout de suite|later|not now|maybe later)$")
 
 
@@ -338,6 +340,8 @@ def _answer(turn: journey.Turn, step: str, text: str, event: UserMessage) -> Non
         return
     chosen = _choice(turn, step, text, event)
     if chosen is not None:
+        if chosen == "skip" and _passes_in_words(text):
+            turn.say(turn.t("input.skipped"))
         if step in SAYS_THE_PLACE_TOO and not turn.state.answered("department"):
             # "en cabinet à Toulon", "pour moi, dans le Var": the place is not asked again.
             code = _department(turn, text, event.interpretation, names_only=True)
@@ -379,10 +383,22 @@ def _unclear(turn: journey.Turn, text: str, count: int) -> None:
                 turn.pause()
         else:
             turn.not_understood(key)
+    elif text.strip().isdigit() and count > 0:
+        # "38" where six answers are listed: the person sees what went wrong.
+        key = "input.out_of_range_two" if count == 2 else "input.out_of_range"
+        turn.not_understood(key, number=text.strip(), count=count)
+    elif answers.yes_no(text) == "yes" and len(fold(text).split()) <= ACKNOWLEDGEMENT_WORDS:
+        # "ok", "d'accord" to a question that is not a yes-or-no one: a nod, not a failure.
+        turn.not_understood("input.acknowledged", count=count)
     elif count == 2:
         turn.not_understood("input.unknown_two")
     else:
         turn.not_understood("input.unknown_option", count=count)
+
+
+def _passes_in_words(text: str) -> bool:
+    """"Je sais pas", "passer": the person leaves the question, and hears that it is fine."""
+    return answers.is_skip(text) or answers.yes_no(text) == "unsure"
 
 
 def _choice(turn: journey.Turn, step: str, text: str, event: UserMessage) -> str | None:
@@ -477,7 +493,8 @@ def _answer_multi(turn: journey.Turn, step: str, text: str, event: UserMessage) 
         if step == "needs":
             read = _with_nlu_need(read, event.interpretation)
         chosen = tuple(option for option in option_ids if option in read) or None
-    if chosen is None and (answers.is_skip(text) or answers.yes_no(text) in ("no", "unsure")):
+    if chosen is None and (_passes_in_words(text) or answers.yes_no(text) == "no"):
+        turn.say(turn.t("input.skipped"))
         turn.skip(step)
         return
     if chosen is None and _absorb(turn, text, event.interpretation):

@@ -24,6 +24,10 @@ EMPTY = "Je n'ai rien reçu"
 NOT_UNDERSTOOD = "Je n'ai pas compris"
 MOVING_ON = "passons à la suite"
 PRACTICE_HINT = "Je n'ai pas compris. Répondez avec un numéro (de 1 à 6) ou avec vos mots."
+NOT_LISTED = (
+    "Il n'y a pas de réponse {} ici. Choisissez un numéro de 1 à 6, ou répondez avec vos mots."
+)
+NODDED = "Je vous écoute. Choisissez une réponse (un numéro de 1 à 6) ou dites-la avec vos mots."
 FEELINGS = [FR[f"feeling.{index}"] for index in range(3)]
 
 BAD_INPUTS = {
@@ -33,8 +37,9 @@ BAD_INPUTS = {
     "zero-width only": ("\u200b\u200c\u200d\ufeff", EMPTY),
     "bidi overrides only": ("\u202e\u2066\u2069", EMPTY),
     "unknown option": ("banane", PRACTICE_HINT),
-    "number out of range": ("42", PRACTICE_HINT),
-    "zero": ("0", PRACTICE_HINT),
+    "number out of range": ("42", NOT_LISTED.format(42)),
+    "zero": ("0", NOT_LISTED.format(0)),
+    "a nod": ("ok", NODDED),
     "negative number": ("-1", PRACTICE_HINT),
     "rtl override around text": ("\u202eenilno\u202c", PRACTICE_HINT),
     # A smile says no feeling of its own (only the emoji listed as feelings in
@@ -87,11 +92,12 @@ def test_bad_input_gets_a_clear_answer_and_the_same_question(name: str) -> None:
     assert reply.effects == ()
 
 
-@pytest.mark.parametrize("name", ["unknown option", "number out of range", "zero"])
+@pytest.mark.parametrize("name", ["unknown option", "number out of range", "zero", "a nod"])
 def test_the_hint_names_the_range_of_a_choice(name: str) -> None:
+    text, expected = BAD_INPUTS[name]
     chat = at_practice()
-    reply = chat.say(BAD_INPUTS[name][0])
-    assert reply.messages[0].text == PRACTICE_HINT
+    reply = chat.say(text)
+    assert reply.messages[0].text == expected
 
 
 @pytest.mark.parametrize("name", TOO_LONG)
@@ -156,17 +162,18 @@ def test_bad_needs_answer_names_the_range_of_twelve() -> None:
     before = chat.state
     reply = chat.say("99")
     assert reply.messages[0].text == (
-        "Je n'ai pas compris. Répondez avec un numéro (de 1 à 12) ou avec vos mots."
+        "Il n'y a pas de réponse 99 ici. Choisissez un numéro de 1 à 12, ou répondez avec vos mots."
     )
     assert reply.messages[-1].question == "needs"
     only_misses_changed(before, chat.state)
 
 
-def test_a_two_option_question_says_1_or_2() -> None:
+@pytest.mark.parametrize("text", ["banane", "38"])
+def test_a_two_option_question_says_1_or_2(text: str) -> None:
     chat = at_alert()
     assert len(QUESTIONS["alert"].option_ids) == 2
     before = chat.state
-    reply = chat.say("banane")
+    reply = chat.say(text)
     assert "Répondez 1 ou 2" in reply.messages[0].text
     assert "de 1 à 2" not in said(reply)
     assert reply.messages[-1].question == "alert"

@@ -11,31 +11,17 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from telegram.error import TelegramError
 
 from bot.channels import terminal
-from bot.channels.matrix.app import MatrixBot
-from bot.channels.matrix.client import MatrixLoginError, read_session, session_file_beside
-from bot.channels.matrix.cross_signing import (
-    CrossSigningError,
-    IdentityState,
-    cross_signing_file_beside,
-    fingerprint,
-    identity_status,
-)
-from bot.channels.matrix.ledger import EventLedger
-from bot.channels.matrix.staff_trust import staff_health, staff_trust_file_beside
-from bot.channels.telegram.app import TelegramBot
 from bot.policy.conversations import CaseKeeper, Conversations
 from bot.policy.memory_keeper import MemoryKeeper
 from bot.policy.store_keeper import StoreKeeper
 from bot.settings import MatrixSettings, Settings
 from bot.staff.cli import add_commands
-from bot.staff.console import People
-from bot.staff.scheduler import Scheduler
 from flows.resources import Resources
 from flows.texts import LOCALES
 from flows.understanding import Understanding
@@ -107,6 +93,25 @@ async def _open_store(storage: StorageSettings, with_demo_keys: bool) -> Store |
         return None
 
 
+@dataclass
+class PretendTime:
+    """``chat --now``: the clock stands still at one instant, and a wait of the flood brake
+    passes at once, moving only the brake's own time on. A transcript piped in replays the
+    same way every time, paced as a person would be, without waiting out the pace."""
+
+    now: datetime
+    elapsed: float = 0.0
+
+    def clock(self) -> datetime:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    async def sleep(self, seconds: float) -> None:
+        self.elapsed += seconds
+
+
 async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     keeper: CaseKeeper
     store = None
@@ -127,8 +132,10 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
         nlu_deadline=settings.nlu_timeout_s,
     )
     if args.now is not None:
-        fixed = args.now
-        conversations.clock = lambda: fixed
+        pretend = PretendTime(args.now)
+        conversations.clock = pretend.clock
+        conversations.monotonic = pretend.monotonic
+        conversations.sleep = pretend.sleep
     try:
         await terminal.run(conversations, jsonl=args.jsonl)
     finally:
@@ -143,6 +150,16 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the configured channels (Matrix, Telegram, or both in one process, the
     commission's staff room reaching the people of both); with none configured and --demo,
     the embedded demo."""
+    # The channels' libraries load here, not with the module: `chat` starts twice as fast.
+    from telegram.error import TelegramError
+
+    from bot.channels.matrix.app import MatrixBot
+    from bot.channels.matrix.client import MatrixLoginError, session_file_beside
+    from bot.channels.matrix.ledger import EventLedger
+    from bot.channels.telegram.app import TelegramBot
+    from bot.staff.console import People
+    from bot.staff.scheduler import Scheduler
+
     matrix, telegram = settings.matrix, settings.telegram
     if matrix is None and telegram is None and not args.demo:
         sys.stderr.write("No channel is configured: set MATRIX_HOMESERVER, MATRIX_USER_ID and "
@@ -229,6 +246,9 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _health(settings: Settings) -> int:
     """One probe of each configured service, as JSON. The NLU service is optional (the bot
     answers without it, so it never fails the check); an unreachable homeserver does."""
+    from bot.channels.matrix.cross_signing import IdentityState
+    from bot.channels.matrix.staff_trust import staff_health, staff_trust_file_beside
+
     report: dict[str, object] = {"crisis_lexicon": "ok", "nlu": "not configured"}
     understanding = _understanding(settings, None)
     if isinstance(understanding, RasaUnderstanding):
@@ -257,6 +277,14 @@ async def _health(settings: Settings) -> int:
 async def _identity(settings: Settings, matrix: MatrixSettings) -> dict[str, str | None]:
     """The bot's master key as a council member compares it, and what the homeserver
     publishes of it."""
+    from bot.channels.matrix.client import MatrixLoginError, read_session, session_file_beside
+    from bot.channels.matrix.cross_signing import (
+        CrossSigningError,
+        cross_signing_file_beside,
+        fingerprint,
+        identity_status,
+    )
+
     try:
         session = read_session(session_file_beside(settings.secrets_file), matrix.user_id)
         if session is None:

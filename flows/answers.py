@@ -20,8 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from flows.datafile import load_yaml
 from flows.questions import NEEDS, SIGNS
 from flows.textnorm import clean, fold
 
@@ -112,7 +111,7 @@ class _Lexicon:
 @lru_cache(maxsize=1)
 def _lexicon() -> _Lexicon:
     with DATA.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
+        data: dict[str, Any] = load_yaml(handle)
     defs: dict[str, str] = {str(k): str(v) for k, v in data["defs"].items()}
 
     def expand(pattern: str) -> str:

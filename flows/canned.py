@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from flows.datafile import load_yaml
 from flows.texts import LOCALES, placeholders
 
 DEFAULT_CANNED = Path(__file__).parent / "data" / "canned_replies.yaml"
@@ -30,7 +29,7 @@ class CannedReplies:
         """Every reply is checked here, so a wrong file stops the bot at start rather than
         failing in front of a commission member."""
         with path.open(encoding="utf-8") as handle:
-            data: dict[str, Any] = yaml.safe_load(handle)
+            data: dict[str, Any] = load_yaml(handle)
         fallbacks = data.get("when_unknown") or {}
         when_unknown = {
             blank: _in_every_locale(fallbacks.get(blank), f"when_unknown.{blank}")

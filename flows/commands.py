@@ -15,8 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from flows.datafile import load_yaml
 from flows.textnorm import fold
 from flows.understanding import Interpretation
 
@@ -82,7 +81,7 @@ class Lexicon:
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     with DATA.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
+        data: dict[str, Any] = load_yaml(handle)
     defs = {str(k): str(v) for k, v in data["defs"].items()}
 
     def compile_all(patterns: Iterable[str]) -> Patterns:

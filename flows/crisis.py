@@ -16,8 +16,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from flows.datafile import load_yaml
 from flows.textnorm import fold
 from flows.understanding import Interpretation
 
@@ -68,7 +67,7 @@ class _Lexicon:
 @lru_cache(maxsize=1)
 def _lexicon() -> _Lexicon:
     with LEXICON.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
+        data: dict[str, Any] = load_yaml(handle)
     subjects = data["subjects"]
     return _Lexicon(
         rules=_rules(data["rules"], sentence=False),

@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from flows.answers import yes_no
+from flows.datafile import load_yaml
 from flows.textnorm import fold
 
 DATA = Path(__file__).parent / "data" / "crisis_answers.yaml"
@@ -26,7 +25,7 @@ _WEIGHT = {"yes": 3, "today": 3, "unsure": 2, "soon": 2, "no_date": 1, "no": 0}
 @lru_cache(maxsize=1)
 def _patterns() -> Mapping[str, Mapping[str, re.Pattern[str]]]:
     with DATA.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = load_yaml(handle)
     return {
         f"rud.{question}": {str(answer): re.compile(p) for answer, p in table.items()}
         for question, table in data.items()

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
+from flows.datafile import load_yaml
 
 DEFAULT_DEPLOYMENT = Path(__file__).parent / "data" / "deployment.yaml"
 MODALITIES = ("council", "phone", "video")
@@ -137,7 +137,7 @@ class Deployment:
     @classmethod
     def load(cls, path: Path = DEFAULT_DEPLOYMENT) -> Deployment:
         with path.open(encoding="utf-8") as handle:
-            data: dict[str, Any] = yaml.safe_load(handle)
+            data: dict[str, Any] = load_yaml(handle)
         appointments = data["appointments"]
         weekly = tuple(
             WeeklyOpening(

@@ -35,8 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from flows.datafile import load_yaml
 from flows.textnorm import fold
 
 DATA = Path(__file__).parent / "data" / "departments.yaml"
@@ -182,7 +181,7 @@ def known_names() -> int:
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
     with DATA.open(encoding="utf-8") as handle:
-        data: dict[str, Any] = yaml.safe_load(handle)
+        data: dict[str, Any] = load_yaml(handle)
     return data
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-import yaml
+from flows.datafile import load_yaml
 
 DATA_DIR = Path(__file__).parent / "data" / "questionnaires"
 INSTRUMENTS = ("phq9", "gad7", "auditc", "cbi")
@@ -118,7 +118,7 @@ def _catalogue() -> Mapping[str, tuple[Questionnaire, _Rules]]:
 
 def _load_file(path: Path) -> tuple[Questionnaire, _Rules]:
     with path.open(encoding="utf-8") as stream:
-        data = yaml.safe_load(stream)
+        data = load_yaml(stream)
     return _parse(path.name, data)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from flows.datafile import load_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -34,7 +34,7 @@ class RoutingTable:
     @classmethod
     def load(cls, path: Path = DATA_DIR / "routing.yaml") -> RoutingTable:
         with path.open(encoding="utf-8") as handle:
-            data: dict[str, Any] = yaml.safe_load(handle)
+            data: dict[str, Any] = load_yaml(handle)
         order = tuple(data["order"])
         rules = tuple(
             Rule(

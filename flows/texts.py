@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from flows.datafile import load_yaml
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 LOCALES = ("fr", "en")
@@ -28,7 +28,7 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 def _read(path: Path) -> dict[str, str]:
     with path.open(encoding="utf-8") as handle:
-        return _flatten(yaml.safe_load(handle))
+        return _flatten(load_yaml(handle))
 
 
 def placeholders(template: str) -> set[str]:

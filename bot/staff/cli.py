@@ -20,20 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.channels.matrix.client import MatrixLoginError, read_session, session_file_beside
-from bot.channels.matrix.cross_signing import (
-    CrossSigningError,
-    CrossSigningKeys,
-    cross_signing_file_beside,
-    fingerprint,
-    publish_identity,
-)
-from bot.channels.matrix.staff_trust import (
-    StaffTrust,
-    member_key,
-    shown,
-    staff_trust_file_beside,
-)
 from bot.settings import Settings
 from flows.textnorm import clean
 from storage import (
@@ -277,6 +263,16 @@ def keys_signing_key(args: argparse.Namespace) -> int:
 
 
 def keys_matrix_identity(args: argparse.Namespace) -> int:
+    # matrix-nio loads for the Matrix commands only: every other command starts faster.
+    from bot.channels.matrix.client import MatrixLoginError, read_session, session_file_beside
+    from bot.channels.matrix.cross_signing import (
+        CrossSigningError,
+        CrossSigningKeys,
+        cross_signing_file_beside,
+        fingerprint,
+        publish_identity,
+    )
+
     settings = Settings.from_env()
     matrix = settings.matrix
     if matrix is None:
@@ -303,6 +299,13 @@ def keys_matrix_identity(args: argparse.Namespace) -> int:
 
 
 def keys_trust_staff(args: argparse.Namespace) -> int:
+    from bot.channels.matrix.staff_trust import (
+        StaffTrust,
+        member_key,
+        shown,
+        staff_trust_file_beside,
+    )
+
     settings = Settings.from_env()
     if settings.matrix is None:
         return _fail("Matrix n'est pas configuré : MATRIX_HOMESERVER et MATRIX_USER_ID manquent")

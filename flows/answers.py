@@ -75,6 +75,7 @@ class _Band:
 class _Lexicon:
     yes_no: tuple[tuple[str, Pattern], ...]
     skip: tuple[Pattern, ...]
+    stop: Pattern
     numbers: Mapping[str, int]
     age_bands: tuple[_Band, ...]
     age_exact: tuple[Pattern, ...]
@@ -148,10 +149,12 @@ def _lexicon() -> _Lexicon:
         for key in ("unsure", "no", "yes")
     )
     skip = data["skip"]
+    politeness = f"(?: (?:{skip['politeness']}))?"
     skip_patterns = (
-        compile_one(f"^{fillers}(?:{'|'.join(skip['whole'])})(?: (?:{skip['politeness']}))?$"),
+        compile_one(f"^{fillers}(?:{'|'.join(skip['whole'])}){politeness}$"),
         compile_one(f"^{fillers}(?:{'|'.join(skip['start'])})(?: |$)"),
     )
+    stop = compile_one(f"^{fillers}(?:{'|'.join(data['stop']['whole'])}){politeness}$")
 
     age = data["age"]
     bands = tuple(_Band(str(b["band"]), int(b["from"]), int(b["to"])) for b in age["bands"])
@@ -200,6 +203,7 @@ def _lexicon() -> _Lexicon:
     return _Lexicon(
         yes_no=yes_no_patterns,
         skip=skip_patterns,
+        stop=stop,
         numbers={str(k): int(v) for k, v in data["numbers"].items()},
         age_bands=bands,
         age_exact=compile_all(age["exact"]),
@@ -254,6 +258,11 @@ def is_skip(text: str) -> bool:
     """The person passes the question: "passer", "suivant", "je préfère ne pas répondre"."""
     folded = fold(text)
     return bool(folded) and any(p.search(folded) for p in _lexicon().skip)
+
+
+def is_stop(text: str) -> bool:
+    """The person wants no more check-ins: "stop", "arrêtez", "ne m'écrivez plus"."""
+    return bool(_lexicon().stop.search(fold(text)))
 
 
 def _emoji_answer(text: str) -> str | None:

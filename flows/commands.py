@@ -136,7 +136,7 @@ def _confident(interpretation: Interpretation | None) -> str | None:
 def command_of(text: str, interpretation: Interpretation | None) -> str | None:
     """The command a message asks for, or None when it is something else.
 
-    Names: "emergency", "safe", "numbers", "back", "my_appointment", "persona:self",
+    Names: "emergency", "safe", "numbers", "back", "my_appointment", "check_in", "persona:self",
     "persona:relative", "persona:colleague", "erase", "confidentiality:who_reads",
     "confidentiality:anonymous", "confidentiality:identity", "confidentiality:recorded",
     "confidentiality", "help", "human", "appointment", "write", "locale_en", "locale_fr".

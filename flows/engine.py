@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from flows import answers, journey, receipt_code
+from flows import answers, check_ins, journey, receipt_code
 from flows.commands import command_of, need_of, persona_of
 from flows.crisis import CrisisSignal, detect_crisis
 from flows.crisis_answers import riskier, rud_answer
@@ -106,6 +106,14 @@ class AppointmentReminder:
     slot_id: str
 
 
+@dataclass(frozen=True)
+class CheckInDue:
+    """The day the person asked to hear from the bot again; ``check_in`` is the driver's id
+    of it, given back with what the person answers."""
+
+    check_in: str
+
+
 Event = (
     UserMessage
     | SlotUnavailable
@@ -116,6 +124,7 @@ Event = (
     | BookingCancelledByCouncil
     | BookingMoveAsked
     | AppointmentReminder
+    | CheckInDue
 )
 
 
@@ -158,6 +167,8 @@ def handle(state: ConversationState, event: Event, context: Context) -> Reply:
         turn.booking_withdrawn(event.slot_id, moved=isinstance(event, BookingMoveAsked))
     elif isinstance(event, AppointmentReminder):
         turn.appointment_reminder(event.slot_id)
+    elif isinstance(event, CheckInDue):
+        turn.check_in_due(event.check_in)
     else:
         _user_message(turn, event)
     return _reply(turn)
@@ -271,11 +282,11 @@ def _picks_options(turn: journey.Turn, text: str, event: UserMessage) -> bool:
     step = turn.state.step
     if not text or step is None:
         return False
-    if not journey.is_item(step) and QUESTIONS[step].kind is Kind.TEXT:
+    if journey.kind_of(step) is Kind.TEXT:
         return False
     ids, labels = turn.option_ids(step), turn.option_labels(step)
     positions = event.numbers_are_positions
-    if not journey.is_item(step) and QUESTIONS[step].kind is Kind.MULTI:
+    if journey.kind_of(step) is Kind.MULTI:
         return resolve_options(text, ids, labels, positions) is not None
     return resolve_option(text, ids, labels, positions) is not None
 
@@ -331,6 +342,9 @@ def _answer(turn: journey.Turn, step: str, text: str, event: UserMessage) -> Non
     if journey.is_item(step):
         _answer_item(turn, step, text, event)
         return
+    if check_ins.is_item(step):
+        _answer_check_in(turn, step, text, event)
+        return
     question = QUESTIONS[step]
     if question.kind is Kind.TEXT:
         _answer_text(turn, step, text, event)
@@ -358,6 +372,11 @@ def _answer(turn: journey.Turn, step: str, text: str, event: UserMessage) -> Non
         return
     if step == "erase.confirm":
         # Nothing is erased without a clear yes.
+        turn.choose(step, "no")
+        return
+    if step in (check_ins.OFFER, check_ins.ALERT):
+        # Nothing is scheduled without a date picked, nothing told without a clear yes:
+        # "ok", "je sais pas" or a feeling leave things as they are.
         turn.choose(step, "no")
         return
     if _absorb(turn, text, event.interpretation):
@@ -465,6 +484,24 @@ NATURAL_CHOICES = {
     "menu": {
         "contacts": re.compile(r"\b(contacts?|numeros?|lignes?|numbers)\b"),
     },
+    check_ins.OFFER: {
+        "weeks_2": re.compile(
+            r"\b(?:(?:2|deux|two) ?(?:semaines?|sem|weeks?)|15 jours|quinze jours|fortnight)\b"
+        ),
+        "weeks_4": re.compile(
+            r"\b(?:(?:4|quatre|four) ?(?:semaines?|sem|weeks?)|(?:1|un) mois|(?:a|one) month)\b"
+        ),
+        "weeks_8": re.compile(
+            r"\b(?:(?:8|huit|eight) ?(?:semaines?|sem|weeks?)|(?:2|deux|two) (?:mois|months))\b"
+        ),
+        "months_18": re.compile(
+            r"\b(?:(?:18|dix huit|eighteen) (?:mois|months)|install\w*|set(?:ting)? up)\b"
+        ),
+    },
+    check_ins.MANAGE: {
+        "stop": re.compile(r"\b(?:stop\w*|annul\w*|arret\w*|supprim\w*|cancel)\b"),
+        "keep": re.compile(r"^(?:garder|le garder|je le garde|maintenir|non|rien|ok|keep|no)$"),
+    },
 }
 
 
@@ -548,16 +585,38 @@ def _answer_item(turn: journey.Turn, step: str, text: str, event: UserMessage) -
     ):
         turn.decline_assessment()
         return
-    if chosen is None and answers.is_skip(text):
-        turn.skip(step)
-        return
-    if chosen is None and answers.yes_no(text) == "unsure":
-        turn.not_understood(f"input.item_unsure.{answers.scale_of(instrument, number)}")
-        return
     if chosen is None:
-        _unclear(turn, text, count=len(option_ids))
+        _item_not_picked(turn, step, text, answers.scale_of(instrument, number))
         return
     turn.record_item(step, chosen)
+
+
+def _answer_check_in(turn: journey.Turn, step: str, text: str, event: UserMessage) -> None:
+    """An option, the words of one ("plusieurs jours"), or "stop" at any question."""
+    instrument, number = check_ins.ITEMS[step]
+    labels = turn.option_labels(step)
+    chosen = resolve_option(text, turn.option_ids(step), labels, event.numbers_are_positions)
+    if chosen is None and answers.is_stop(text):
+        chosen = check_ins.STOP
+    scale = answers.scale_of(instrument, number)
+    if chosen is None:
+        said = {option: label for option, label in labels.items() if option != check_ins.STOP}
+        chosen = answers.item_answer(said, scale, text)
+    if chosen is None:
+        _item_not_picked(turn, step, text, scale)
+        return
+    turn.record_check_in(step, chosen)
+
+
+def _item_not_picked(turn: journey.Turn, step: str, text: str, scale: str) -> None:
+    """An answer to a questionnaire item that picks none of its options: passed, unsure
+    (the answers are named), or unclear."""
+    if answers.is_skip(text):
+        turn.skip(step)
+    elif answers.yes_no(text) == "unsure":
+        turn.not_understood(f"input.item_unsure.{scale}")
+    else:
+        _unclear(turn, text, count=len(turn.option_ids(step)))
 
 
 def _declines(text: str) -> bool:
@@ -684,6 +743,7 @@ def _opening(turn: journey.Turn, text: str, interpretation: Interpretation | Non
 
 __all__ = [
     "AppointmentReminder", "BookingCancelledByCouncil", "BookingMoveAsked", "BotMessage",
-    "CaseAcknowledged", "CommissionReplied", "Event", "ReceiptChecked", "ReceiptIssued",
-    "Reply", "SlotUnavailable", "UserMessage", "handle", "resume", "start", "unavailable",
+    "CaseAcknowledged", "CheckInDue", "CommissionReplied", "Event", "ReceiptChecked",
+    "ReceiptIssued", "Reply", "SlotUnavailable", "UserMessage", "handle", "resume", "start",
+    "unavailable",
 ]

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
+from flows import check_ins
 from flows.deployment import Slot
 from flows.directory import Entry
 from flows.messages import (
     BotMessage,
+    CheckInAlert,
+    CheckInAnswered,
+    CheckInRequested,
+    CheckInStopped,
     Effect,
     EraseRequested,
     MessageForCommission,
@@ -24,6 +29,7 @@ from flows.messages import (
     SlotRequested,
 )
 from flows.questionnaires import (
+    Item,
     Result,
     is_crisis_answer,
     load_questionnaires,
@@ -68,6 +74,9 @@ RISKY = {
 ACKNOWLEDGEMENTS = 3
 # The person's answer to a message of the commission.
 COMMISSION_ANSWER = "commission.answer"
+# The channels that can write to a person between their own turns: the terminal chat cannot,
+# so it never offers a check-in it could not send.
+REACHABLE_LATER = frozenset({"matrix", "telegram"})
 
 
 def is_item(step: str) -> bool:
@@ -86,6 +95,13 @@ def item_step(instrument: str, number: int) -> str:
     if number in SCREEN_ITEMS.get(instrument, ()):
         return f"{SCREEN_NAMES[instrument]}.{number}"
     return f"{instrument}.{number}"
+
+
+def kind_of(step: str) -> Kind:
+    """Questionnaire items, in a journey or a check-in, are single choices like the rest."""
+    if is_item(step) or check_ins.is_item(step):
+        return Kind.CHOICE
+    return QUESTIONS[step].kind
 
 
 def instruments_for(state: ConversationState) -> tuple[str, ...]:
@@ -219,11 +235,14 @@ class Turn:
 
     # -- questions -----------------------------------------------------------------------
 
+    def questionnaire_item(self, step: str) -> Item:
+        instrument, number = check_ins.ITEMS.get(step) or item_of(step)
+        return load_questionnaires()[instrument].item(number)
+
     def option_ids(self, step: str) -> tuple[str, ...]:
-        if is_item(step):
-            instrument, number = item_of(step)
-            item = load_questionnaires()[instrument].item(number)
-            return tuple(str(option.score) for option in item.options)
+        if is_item(step) or check_ins.is_item(step):
+            scores = tuple(str(option.score) for option in self.questionnaire_item(step).options)
+            return (*scores, check_ins.STOP) if check_ins.is_item(step) else scores
         if step == "slot":
             return (*(slot.id for slot in self.free_slots()), "none")
         if step == "modality":
@@ -237,14 +256,18 @@ class Turn:
             if self.from_elsewhere():
                 absent.add("appointment")
             return tuple(o for o in QUESTIONS[step].option_ids if o not in absent)
+        if step == check_ins.OFFER and not self.may_set_up_practice():
+            return tuple(o for o in QUESTIONS[step].option_ids if o != check_ins.SETTING_UP)
         return QUESTIONS[step].option_ids
 
     def option_labels(self, step: str) -> Mapping[str, str]:
         locale = self.state.locale
-        if is_item(step):
-            instrument, number = item_of(step)
-            item = load_questionnaires()[instrument].item(number)
-            return {str(option.score): option.label[locale] for option in item.options}
+        if is_item(step) or check_ins.is_item(step):
+            item = self.questionnaire_item(step)
+            labels = {str(option.score): option.label[locale] for option in item.options}
+            if check_ins.is_item(step):
+                labels[check_ins.STOP] = self.t("checkin.stop_option")
+            return labels
         if step == "slot":
             labels = {slot.id: self.slot_label(slot) for slot in self.free_slots()}
             return {**labels, "none": self.t("questions.slot.options.none")}
@@ -265,10 +288,14 @@ class Turn:
         return "self" if self.state.persona in (None, "self") else "other"
 
     def question_text(self, step: str) -> str:
+        if check_ins.is_item(step):
+            return self.check_in_item_text(step)
         if is_item(step):
             return self.item_text(step)
         key = f"questions.{step}.text"
-        if step.startswith(("rud.", "crisis.")):
+        if step == check_ins.OFFER and check_ins.IN_PROGRESS in self.state.answers:
+            variants = ["again"]
+        elif step.startswith(("rud.", "crisis.")):
             variants = ["other"] if self.state.crisis_about_other else []
         elif step == "persona" and self.state.crisis:
             variants = ["after_crisis"]
@@ -328,7 +355,7 @@ class Turn:
             self.state = replace(self.state, misses=self.state.misses + 1)
         labels = self.option_labels(step)
         options = tuple(Option(option_id, labels[option_id]) for option_id in self.option_ids(step))
-        multi = not is_item(step) and QUESTIONS[step].kind is Kind.MULTI
+        multi = kind_of(step) is Kind.MULTI
         self.say(self.question_text(step), question=step, options=options, multi=multi)
 
     def reask(self, *, counted: bool = True) -> None:
@@ -374,6 +401,14 @@ class Turn:
             self.say(self.t("assessment.death_not_pressed"), contacts=("suicide_3114",))
             self.skip(step)
             return
+        if check_ins.is_item(step):
+            # Not pressed: the check-in ends unanswered, and is never sent again.
+            self.say(self.t("checkin.not_pressed"))
+            self.end_check_in()
+            return
+        if step == check_ins.MANAGE:
+            self.manage_check_in("keep")
+            return
         if step in SKIPPABLE or is_item(step):
             self.say(self.t("input.moving_on"))
             self.skip(step)
@@ -411,6 +446,10 @@ class Turn:
 
     def skip(self, step: str) -> None:
         """Leave a question unanswered (recorded as such) and go on."""
+        if check_ins.is_item(step):
+            # Nothing is recorded of a check-in passed: it ends, not pressed.
+            self.move_on(step)
+            return
         if step == DEATH_ITEM:
             self.state = self.state.with_answer("skipped.death", "yes")
             self.state = self.state.with_answer("skipped.phq9", "yes")
@@ -482,6 +521,8 @@ class Turn:
             for question in SELF_LAST:
                 if not answered(question):
                     return question
+            if not answered(check_ins.OFFER) and self.offers_check_in():
+                return check_ins.OFFER
         if "end" not in state.shown:
             return "end"
         return "menu"
@@ -534,6 +575,9 @@ class Turn:
     def go_back(self) -> None:
         """Take back the last answer and ask its question again."""
         history = [q for q in self.state.history if q not in ("message", "contact")]
+        if self.in_check_in():
+            # Within a check-in, only its own answers are taken back.
+            history = [q for q in history if check_ins.is_item(q)]
         if not history:
             self.say(self.t("back.nothing"))
             self.after_aside()
@@ -605,6 +649,15 @@ class Turn:
             return
         if step == "crisis.next":
             self.crisis_next(option)
+            return
+        if step == check_ins.OFFER:
+            self.answer_check_in_offer(option)
+            return
+        if step == check_ins.ALERT:
+            self.answer_check_in_alert(option == "yes")
+            return
+        if step == check_ins.MANAGE:
+            self.manage_check_in(option)
             return
         self.state = self.state.with_answer(step, option).with_answered(step)
         if step == "persona":
@@ -756,8 +809,8 @@ class Turn:
         department = self.home_department() or ""
         return self.context.resources.council_name(department, self.state.locale)
 
-    def routes(self) -> tuple[str, ...]:
-        routes = self.context.resources.routing.routes(facts(self.state))
+    def routes(self, extra: frozenset[str] = frozenset()) -> tuple[str, ...]:
+        routes = self.context.resources.routing.routes(facts(self.state) | extra)
         if not self.from_elsewhere():
             return routes
         # Their own council receives them, with the national lines; the deploying council's
@@ -766,9 +819,11 @@ class Turn:
         order = self.context.resources.routing.order
         return (*(route for route in order if route in own), "cdom_other")
 
-    def show_routes(self) -> None:
-        known = facts(self.state)
-        routes = self.routes()
+    def show_routes(self, extra: frozenset[str] = frozenset()) -> None:
+        """The routes for what is known, and for ``extra`` facts the state does not keep
+        (a check-in's answers)."""
+        known = facts(self.state) | extra
+        routes = self.routes(extra)
         whose = "self" if self.state.persona == "self" else "other"
         self.say_contacts(self.t(f"routes.intro_{whose}"), routes, crisis="crisis" in known)
         for advice in self.context.resources.routing.advice(known):
@@ -800,13 +855,18 @@ class Turn:
     def slot_label(self, slot: Slot) -> str:
         start = slot.start
         return self.t(
-            "slot.label",
-            weekday=self.t(f"calendar.weekdays.{start.weekday()}"),
-            day=self.t("calendar.first_of_month") if start.day == 1 else start.day,
-            month=self.t(f"calendar.months.{start.month}"),
-            hour=start.hour,
+            "slot.label", **self.day_words(start.date()), hour=start.hour,
             minute=f"{start.minute:02d}",
         )
+
+    def day_words(self, day: date) -> dict[str, object]:
+        """The weekday, day and month of ``day`` as sentences say them ("mardi", "1er",
+        "décembre")."""
+        return {
+            "weekday": self.t(f"calendar.weekdays.{day.weekday()}"),
+            "day": self.t("calendar.first_of_month") if day.day == 1 else day.day,
+            "month": self.t(f"calendar.months.{day.month}"),
+        }
 
     def label_of(self, slot_id: str) -> str:
         deployment = self.context.resources.deployment
@@ -985,6 +1045,8 @@ class Turn:
             self.ask_slot()
         elif name == "my_appointment":
             self.my_appointment()
+        elif name == "check_in":
+            self.my_check_in()
         elif name == "write":
             if self.context.commission_connected:
                 self.ask_again_or("message")
@@ -1129,4 +1191,165 @@ class Turn:
         self.erased = True
         self.state = ConversationState(locale=self.state.locale)
         self.say(self.t("erase.done"))
+        self.advance()
+
+    # -- check-ins -----------------------------------------------------------------------
+
+    def offers_check_in(self) -> bool:
+        """A check-in asks about the person's own mood and work: it is offered to a physician
+        writing for themself (or who has not said yet), where the channel can write again."""
+        return self.context.channel in REACHABLE_LATER and self.state.persona in (None, "self")
+
+    def may_set_up_practice(self) -> bool:
+        """The 18-month check-in follows setting up practice: never for a retired physician."""
+        return self.state.persona == "self" and self.state.answers.get("practice") != "retired"
+
+    def check_in_items(self) -> tuple[str, ...]:
+        """A retired physician is not asked about work, here as in the journey."""
+        if "cbi" in instruments_for(self.state):
+            return tuple(check_ins.ITEMS)
+        return check_ins.PHQ2_ITEMS
+
+    def local_today(self) -> date:
+        return self.context.now.astimezone(self.context.resources.deployment.timezone).date()
+
+    def pending_check_in(self) -> date | None:
+        """The day of the check-in to come; once that day is past, it is sent or expired."""
+        due = self.state.answers.get(check_ins.DUE)
+        day = None if due is None else date.fromisoformat(due)
+        return day if day is not None and day >= self.local_today() else None
+
+    def check_in_day(self, day: date) -> str:
+        return self.t("checkin.day", **self.day_words(day), year=day.year)
+
+    def answer_check_in_offer(self, option: str) -> None:
+        """Nothing is scheduled but a date the person picked. The answer is not taken back
+        by "retour": "suivi" shows or cancels the check-in at any time."""
+        during = check_ins.IN_PROGRESS in self.state.answers
+        self.state = self.state.with_answer(check_ins.OFFER, option)
+        if option == "no":
+            self.say(self.t("checkin.declined"))
+        else:
+            due = check_ins.due_day(self.local_today(), option)
+            self.effects.append(CheckInRequested(due))
+            self.state = self.state.with_answer(check_ins.DUE, due.isoformat())
+            self.say(self.t("checkin.scheduled", day=self.check_in_day(due)))
+        if during:
+            self.end_check_in()
+        else:
+            self.state = replace(self.state, step=None)
+            self.advance()
+
+    def check_in_due(self, check_in: str) -> None:
+        """The day the person asked for: one message, the first question and the way to
+        stop. A check-in sent again (its delivery failed) starts again from its first
+        question."""
+        state = self.state
+        for key in (*check_ins.ITEMS, check_ins.DUE):
+            state = state.without(key)
+        self.state = state.with_answer(check_ins.IN_PROGRESS, check_in)
+        self.ask(self.check_in_items()[0])
+
+    def check_in_item_text(self, step: str) -> str:
+        items = self.check_in_items()
+        locale = self.state.locale
+        text = self.t(
+            "checkin.item", number=items.index(step) + 1, total=len(items),
+            text=self.questionnaire_item(step).text[locale],
+        )
+        if step != items[0]:
+            return text
+        instrument, _ = check_ins.ITEMS[step]
+        text = f"{load_questionnaires()[instrument].stem[locale]}\n{text}"
+        # Asked again after an unclear answer, the question comes without the greeting.
+        return text if self.state.misses else f"{self.t('checkin.intro')}\n\n{text}"
+
+    def record_check_in(self, step: str, option: str) -> None:
+        if option == check_ins.STOP:
+            self.cancel_check_in()
+            self.end_check_in()
+            return
+        self.state = self.state.with_answer(step, option).with_answered(step)
+        left = [item for item in self.check_in_items() if item not in self.state.answers]
+        if left:
+            self.ask(left[0])
+        else:
+            self.finish_check_in()
+
+    def finish_check_in(self) -> None:
+        """Compared with the last measure (flows/check_ins.py says when it is worse): worse,
+        the routes again and whether the commission may be told; otherwise a kind word and
+        the offer of another one."""
+        now, before = check_ins.measured(self.state), check_ins.last_measure(self.state)
+        self.effects.append(CheckInAnswered(self.state.answers[check_ins.IN_PROGRESS]))
+        self.state = check_ins.remember(self.state, now)
+        if not check_ins.is_worse(now, before):
+            self.say(self.t("checkin.better"))
+            self.ask(check_ins.OFFER)
+            return
+        self.say(self.t("checkin.worse"))
+        self.show_routes(frozenset({check_ins.WORSE}))
+        if self.context.commission_connected:
+            self.ask(check_ins.ALERT)
+            return
+        self.say(self.t("commission.demo"))
+        self.end_check_in()
+
+    def answer_check_in_alert(self, yes: bool) -> None:
+        """Nothing reaches the commission without a clear yes. A yes grades the case by the
+        routing table, as the journey does, and the case waits for an acknowledgement."""
+        if yes:
+            level = self.context.resources.routing.level(facts(self.state) | {check_ins.WORSE})
+            scores = check_ins.last_measure(self.state).scores()
+            check_in = self.state.answers[check_ins.IN_PROGRESS]
+            self.effects.append(CheckInAlert(check_in, level, scores))
+            self.state = replace(self.state, level=max(self.state.level or 0, level))
+            self.say(self.t("checkin.alerted"))
+            self.request_receipt()
+        else:
+            self.say(self.t("checkin.not_alerted"))
+        self.end_check_in()
+
+    def cancel_check_in(self) -> None:
+        self.effects.append(CheckInStopped())
+        self.state = self.state.without(check_ins.DUE)
+        self.say(self.t("checkin.stopped"))
+
+    def end_check_in(self) -> None:
+        """The check-in is over and the bot rests: the person's next words bring back any
+        question of theirs still open."""
+        state = self.state
+        for key in (*check_ins.ITEMS, check_ins.IN_PROGRESS):
+            state = state.without(key)
+        self.state = replace(state, step=None, misses=0, paused=None)
+
+    def in_check_in(self) -> bool:
+        """The question open is one of a check-in's own (one left for something else,
+        a crisis, an appointment, is over)."""
+        step = self.state.step or ""
+        return check_ins.is_item(step) or step == check_ins.ALERT
+
+    def my_check_in(self) -> None:
+        """"suivi": the check-in to come, to keep or cancel, or the offer of one."""
+        if self.in_check_in():
+            self.say(self.t("checkin.in_progress"))
+            self.after_aside()
+            return
+        due = self.pending_check_in()
+        if due is not None:
+            self.say(self.t("checkin.current", day=self.check_in_day(due)))
+            self.ask_again_or(check_ins.MANAGE)
+        elif self.offers_check_in():
+            self.say(self.t("checkin.none"))
+            self.ask_again_or(check_ins.OFFER)
+        else:
+            self.say(self.t("checkin.unavailable"))
+            self.after_aside()
+
+    def manage_check_in(self, option: str) -> None:
+        self.state = replace(self.state, step=None)
+        if option == check_ins.STOP:
+            self.cancel_check_in()
+        else:
+            self.say(self.t("checkin.kept"))
         self.advance()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 
@@ -100,6 +101,37 @@ class ReceiptPresented:
     code: str
 
 
+@dataclass(frozen=True)
+class CheckInRequested:
+    """The person asked to hear from the bot again, here, on ``due``: the driver schedules
+    it, in place of any check-in of this conversation still to come."""
+
+    due: date
+
+
+@dataclass(frozen=True)
+class CheckInStopped:
+    """The person wants no more check-ins: none of this conversation's is sent any more."""
+
+
+@dataclass(frozen=True)
+class CheckInAnswered:
+    """The person answered check-in ``check_in`` (the id the driver gave with it)."""
+
+    check_in: str
+
+
+@dataclass(frozen=True)
+class CheckInAlert:
+    """Check-in ``check_in`` came out worse and the person wants the commission told: the
+    case waits for an acknowledgement at ``level`` again, and the alert shows ``scores``
+    as (screen, score, band)."""
+
+    check_in: str
+    level: int
+    scores: tuple[tuple[str, int, str], ...]
+
+
 Effect = (
     CaseUpdated
     | MessageForCommission
@@ -108,4 +140,8 @@ Effect = (
     | EraseRequested
     | ReceiptRequested
     | ReceiptPresented
+    | CheckInRequested
+    | CheckInStopped
+    | CheckInAnswered
+    | CheckInAlert
 )

@@ -64,6 +64,13 @@ QUESTIONS: Mapping[str, Question] = {
         Question("crisis.next", Kind.CHOICE, ("write", "safe", "numbers")),
         # The person's answer to a message of the commission, in their own words.
         Question("commission.answer", Kind.TEXT, ("later",)),
+        # Opt-in check-ins (flows/check_ins.py): when to write again, whether to tell the
+        # commission of a worse one, and what to do with the one to come.
+        Question(
+            "checkin.offer", Kind.CHOICE, ("weeks_2", "weeks_4", "weeks_8", "months_18", "no")
+        ),
+        Question("checkin.alert", Kind.CHOICE, YES_NO, common_options=True),
+        Question("checkin.manage", Kind.CHOICE, ("keep", "stop")),
     )
 }
 # Questions a person may leave unanswered: a second unclear answer moves past them.

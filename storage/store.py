@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flows import crockford
 from storage import envelope, sealing, tables
+from storage.check_ins import CheckIn, CheckInBook, cases_waiting
 from storage.config import StorageSettings, is_within
 from storage.engine import checkpoint, create_engine, sqlite_foreign_keys_off
 from storage.errors import SecretsError, StorageError, UnknownCase
@@ -189,6 +190,7 @@ class Store:
         self._receipt_book = ReceiptBook(
             engine, secrets_.hmac_key, receipts, clock=self._now, audit=self.record_event
         )
+        self._check_ins = CheckInBook(engine, clock=self._now)
         # Where the secrets came from, to follow `keys rotate` without a restart.
         self._secrets_file: Path | None = None
         self._secrets_stamp: int | None = None
@@ -966,6 +968,30 @@ class Store:
                     return False
         return True
 
+    # -- check-ins (storage/check_ins.py) -----------------------------------------------
+
+    async def schedule_check_in(self, pseudonym: str, channel: str, due: date) -> str:
+        """A check-in of this conversation on ``due``, in place of any still to come."""
+        return await self._check_ins.schedule(
+            _pseudonym(pseudonym), _label(channel, "channel"), _day(due)
+        )
+
+    async def stop_check_ins(self, pseudonym: str) -> int:
+        return await self._check_ins.stop(_pseudonym(pseudonym))
+
+    async def check_ins(self, pseudonym: str) -> list[CheckIn]:
+        return await self._check_ins.of(_pseudonym(pseudonym))
+
+    async def due_check_ins(self, today: date) -> list[CheckIn]:
+        return await self._check_ins.due(_day(today))
+
+    async def move_check_in(self, check_in: str, was: str, becomes: str) -> bool:
+        """Compare-and-set on the check-in's status (storage/check_ins.py lists the moves)."""
+        return await self._check_ins.move(check_in, was, becomes)
+
+    async def expire_check_ins(self, due_before: date) -> int:
+        return await self._check_ins.expire(_day(due_before))
+
     # -- erasure and retention ----------------------------------------------------------
 
     async def erase_case(self, case_id: str) -> None:
@@ -981,7 +1007,7 @@ class Store:
                 if "case_id" in table.c:
                     await conn.execute(sa.delete(table).where(table.c.case_id == case_id))
             if pseudonyms:
-                for table in (tables.events, tables.receipt_failures):
+                for table in (tables.events, tables.receipt_failures, tables.check_ins):
                     await conn.execute(sa.delete(table).where(table.c.pseudonym.in_(pseudonyms)))
             await conn.execute(sa.delete(tables.cases).where(tables.cases.c.id == case_id))
             await conn.execute(
@@ -1000,13 +1026,17 @@ class Store:
         cases = tables.cases
         closed_cutoff = now - self._retention.closed_case_ttl
         active_cutoff = now - self._retention.active_case_ttl
-        expired_condition = sa.or_(
-            sa.and_(
-                cases.c.closed_at.is_not(None),
-                cases.c.closed_at < closed_cutoff,
-                cases.c.last_activity_at < closed_cutoff,
+        expired_condition = sa.and_(
+            sa.or_(
+                sa.and_(
+                    cases.c.closed_at.is_not(None),
+                    cases.c.closed_at < closed_cutoff,
+                    cases.c.last_activity_at < closed_cutoff,
+                ),
+                cases.c.last_activity_at < active_cutoff,
             ),
-            cases.c.last_activity_at < active_cutoff,
+            # The person asked to be written to again: the case waits for that day.
+            cases.c.id.not_in(cases_waiting()),
         )
         async with self._engine.connect() as conn:
             expired = list(await conn.scalars(sa.select(cases.c.id).where(expired_condition)))
@@ -1411,6 +1441,16 @@ class CaseWrites:
         await self.enqueue("reminder", payload, dedup_key=f"reminder:{self.case_id}:{number}")
         await self.record_event("case.reminded")
         return True
+
+    async def call_again(self, deadline: datetime | None) -> None:
+        """The person asks for the commission again (a check-in came out worse): a case
+        acknowledged or closed goes back to the queue, to be acknowledged by ``deadline``."""
+        if (await self._work()).acknowledged_at is not None:
+            await self._set_work(acknowledged_at=None, acknowledge_by=None, next_reminder_at=None)
+        if (await self._case_row()).status != STATUS_OPEN:
+            await self._change_status(STATUS_OPEN)
+        if deadline is not None:
+            await self._deadline(deadline)
 
     async def _change_status(self, status: str) -> None:
         was = (await self._case_row()).status

@@ -244,3 +244,18 @@ calendar_days = sa.Table(
     sa.Column("hours", sa.String(11)),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+check_ins = sa.Table(
+    "check_ins",
+    metadata,
+    # The opt-in check-ins (storage/check_ins.py): a random id, a day, a status, nothing of
+    # the person's. The address and the scores stay with the conversation, under its key.
+    sa.Column("id", ID, primary_key=True),
+    # No foreign key: erasure deletes a case's conversations and their check-ins together.
+    sa.Column("pseudonym", PSEUDONYM, nullable=False, index=True),
+    sa.Column("channel", LABEL, nullable=False),
+    sa.Column("due", sa.String(10), nullable=False, index=True),
+    # Changed only by compare-and-set: scheduled, sent, answered, stopped or expired.
+    sa.Column("status", LABEL, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

@@ -33,6 +33,10 @@ from flows.engine import (
 from flows.messages import (
     BotMessage,
     CaseUpdated,
+    CheckInAlert,
+    CheckInAnswered,
+    CheckInRequested,
+    CheckInStopped,
     Effect,
     EraseRequested,
     MessageForCommission,
@@ -79,6 +83,10 @@ class CaseKeeper(Protocol):
     async def erase(self, pseudonym: str) -> None: ...
     async def issue_receipt(self, pseudonym: str) -> str | None: ...
     async def redeem_receipt(self, pseudonym: str, code: str) -> ReceiptChecked: ...
+    async def schedule_check_in(self, pseudonym: str, channel: str, due: date) -> None: ...
+    async def stop_check_ins(self, pseudonym: str) -> None: ...
+    async def check_in_answered(self, check_in: str) -> None: ...
+    async def alert_check_in(self, pseudonym: str, alert: CheckInAlert) -> None: ...
 
 
 @dataclass
@@ -291,6 +299,18 @@ class Conversations:
             checked = await self.keeper.redeem_receipt(pseudonym, effect.code)
             log.info("event=receipt_checked pseudonym=%s found=%s", pseudonym[:12], checked.found)
             return checked
+        elif isinstance(effect, CheckInRequested):
+            await self.keeper.schedule_check_in(pseudonym, self.channel, effect.due)
+            log.info("event=check_in_scheduled pseudonym=%s", pseudonym[:12])
+        elif isinstance(effect, CheckInStopped):
+            await self.keeper.stop_check_ins(pseudonym)
+            log.info("event=check_in_stopped pseudonym=%s", pseudonym[:12])
+        elif isinstance(effect, CheckInAnswered):
+            await self.keeper.check_in_answered(effect.check_in)
+            log.info("event=check_in_answered pseudonym=%s", pseudonym[:12])
+        elif isinstance(effect, CheckInAlert):
+            await self.keeper.alert_check_in(pseudonym, effect)
+            log.info("event=check_in_alert pseudonym=%s level=%s", pseudonym[:12], effect.level)
         return None
 
     async def _pace(self, pseudonym: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flows.engine import ReceiptChecked
-from flows.messages import CaseUpdated
+from flows.messages import CaseUpdated, CheckInAlert
 
 
 @dataclass
@@ -91,3 +91,18 @@ class MemoryKeeper:
             self.cases[pseudonym] = self.cases.pop(holder)
             self.receipts[code.strip().upper()] = pseudonym
         return ReceiptChecked(found=True)
+
+    # The terminal chat cannot write to anyone later, so it offers no check-in: there is
+    # never one to keep.
+
+    async def schedule_check_in(self, pseudonym: str, channel: str, due: date) -> None:
+        return None
+
+    async def stop_check_ins(self, pseudonym: str) -> None:
+        return None
+
+    async def check_in_answered(self, check_in: str) -> None:
+        return None
+
+    async def alert_check_in(self, pseudonym: str, alert: CheckInAlert) -> None:
+        return None

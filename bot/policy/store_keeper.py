@@ -8,8 +8,9 @@ from typing import Any
 
 from flows.deployment import CommissionSchedule
 from flows.engine import ReceiptChecked
-from flows.messages import CaseUpdated
+from flows.messages import CaseUpdated, CheckInAlert
 from storage import CaseWrites, ReceiptThrottled, Store, utcnow
+from storage.check_ins import ANSWERED, SENT
 
 # A refusal shorter than this comes from the brake on everyone's attempts, not from this
 # person's own mistakes: the person is told to send the code again in a moment.
@@ -160,3 +161,28 @@ class StoreKeeper:
             return ReceiptChecked(found=False)
         replies = tuple(reply.text for reply in await self.store.replies(case_id))
         return ReceiptChecked(found=True, replies=replies)
+
+    async def schedule_check_in(self, pseudonym: str, channel: str, due: date) -> None:
+        await self.store.schedule_check_in(pseudonym, channel, due)
+
+    async def stop_check_ins(self, pseudonym: str) -> None:
+        await self.store.stop_check_ins(pseudonym)
+
+    async def check_in_answered(self, check_in: str) -> None:
+        # An answer after the check-in expired is still read by the conversation; the row
+        # stays expired, and nothing is sent again either way.
+        await self.store.move_check_in(check_in, SENT, ANSWERED)
+
+    async def alert_check_in(self, pseudonym: str, alert: CheckInAlert) -> None:
+        """The case waits for an acknowledgement again, at the check-in's level, and the
+        staff room hears of the check-in once, even when a turn is replayed."""
+        async with self.store.writes_for(pseudonym) as case:
+            if case is None:
+                return
+            await case.call_again(self._deadline(alert.level))
+            if self.staff_room:
+                payload = {"level": alert.level, "scores": [list(score) for score in alert.scores]}
+                await case.enqueue(
+                    "check_in", payload, dedup_key=f"check_in:{case.case_id}:{alert.check_in}"
+                )
+            await case.record_event("check_in_alert", pseudonym=pseudonym)

@@ -181,7 +181,9 @@ def event_text(kind: str, payload: Mapping[str, Any], texts: Texts, locale: str)
     - "sealed": {"kind": "message" | "contact" | "answer", "text"}: what the person wrote
       for the commission (an answer replies to the commission's last message);
     - "booking": {"slot", "modality", "cancelled"?}: an interview booked or cancelled;
-    - "reminder": {"late_minutes"}: the case waits for its acknowledgement.
+    - "reminder": {"late_minutes"}: the case waits for its acknowledgement;
+    - "check_in": {"level", "scores"}: a check-in came out worse, and the person wants the
+      commission told.
     """
     t = Words(texts, locale)
     if kind == "alert":
@@ -202,6 +204,8 @@ def event_text(kind: str, payload: Mapping[str, Any], texts: Texts, locale: str)
     if kind == "reminder":
         late = t.duration(timedelta(minutes=int(payload.get("late_minutes", 0))))
         return t("event.reminder", late=late)
+    if kind == "check_in":
+        return t("event.check_in", scores=_scores(payload, t) or t("card.none"))
     raise ValueError(f"no words for staff event {kind!r}")
 
 

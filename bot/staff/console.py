@@ -59,12 +59,15 @@ class People:
     store: Store
     lines: Mapping[str, PersonLine]
 
-    async def tell(self, case_id: str, event: Event, key: str) -> str | None:
+    async def tell(
+        self, case_id: str, event: Event, key: str, *, conversation: str | None = None
+    ) -> str | None:
         """The channel the person was told on, None when none could be reached. ``key``
-        makes a replay after a crash send nothing twice."""
+        makes a replay after a crash send nothing twice; ``conversation`` (a pseudonym)
+        keeps to that one conversation, as a check-in goes back where it was asked."""
         for address in await self.store.addresses(case_id):
             line = self.lines.get(address.channel)
-            if line is None:
+            if line is None or conversation not in (None, address.pseudonym):
                 continue
             try:
                 messages = await line.conversations.notify(address.pseudonym, event)

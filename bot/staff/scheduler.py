@@ -1,10 +1,12 @@
 """The commission's clock: acknowledgement reminders, the morning queue, the reminder the
-day before an interview, and the daily purge.
+day before an interview, the check-ins people asked for, and the daily purge.
 
 Nothing here is kept in memory between rounds: each round asks the store what is due, and
 each job is written as done in the store, so a restart neither loses a reminder nor sends
 one twice. A reminder is queued in the same transaction that counts it (compare-and-set on
-its number), then delivered like every staff-room event, by transaction id.
+its number), then delivered like every staff-room event, by transaction id. A check-in is
+claimed (compare-and-set on its status) before it is sent, and given back when no channel
+could deliver it.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from datetime import date, datetime, timedelta
 
 from bot.staff.console import People, transaction_key
 from flows.deployment import Deployment
-from flows.engine import AppointmentReminder
+from flows.engine import AppointmentReminder, CheckInDue
 from storage import Store, utcnow
+from storage.check_ins import SCHEDULED, SENT
 
 log = logging.getLogger("bot.staff.scheduler")
 
 TICK_SECONDS = 30.0
+# A check-in is sent once; unanswered this many days after its day, it expires, and one
+# that no channel could deliver by then is not sent any more.
+CHECK_IN_ANSWER_DAYS = timedelta(days=7)
 
 
 @dataclass
@@ -63,6 +69,11 @@ class Scheduler:
         schedule = self.deployment.commission
         if today.time() >= schedule.appointment_reminder_at:
             await self.remind_appointments(today.date() + timedelta(days=1))
+            # At the hour people hear from the council, once an hour at the most: a check-in
+            # whose channel was down is tried again an hour later, not at every round.
+            await self._once(
+                f"check-ins:{today:%Y-%m-%dT%H}", lambda: self.send_check_ins(today.date())
+            )
         if not self.daily_jobs:
             return
         post_queue = self.post_queue
@@ -101,6 +112,27 @@ class Scheduler:
             # Marked even when nobody could be reached: the person's channel is gone, and
             # tomorrow's interview is on the council's list anyway.
             await self.store.mark_done(mark)
+
+    async def send_check_ins(self, today: date) -> bool:
+        """Each check-in due goes out once, on the conversation that asked for it. A bot
+        that dies between claiming a check-in and sending it loses that one rather than
+        risk sending it twice: Telegram cannot tell a resend from a new message."""
+        await self.store.expire_check_ins(today - CHECK_IN_ANSWER_DAYS)
+        for check_in in await self.store.due_check_ins(today):
+            if check_in.channel not in self.people.lines:
+                continue  # a channel this bot does not serve now: it waits, or expires
+            if not await self.store.move_check_in(check_in.id, SCHEDULED, SENT):
+                continue  # another round claimed it
+            case_id = await self.store.case_of(check_in.pseudonym)
+            key = transaction_key("check-in", check_in.id)
+            told = case_id is not None and await self.people.tell(
+                case_id, CheckInDue(check_in.id), key, conversation=check_in.pseudonym
+            )
+            if told:
+                log.info("event=check_in_sent")
+            else:
+                await self.store.move_check_in(check_in.id, SENT, SCHEDULED)
+        return True
 
     async def _once(self, mark: str, job: Callable[[], Awaitable[bool]]) -> None:
         if await self.store.done(mark):

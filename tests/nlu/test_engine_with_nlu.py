@@ -19,6 +19,7 @@ from bot.policy.conversations import Conversations
 from bot.policy.memory_keeper import MemoryKeeper
 from flows.commands import INTENT_NEEDS
 from flows.crisis import detect_crisis
+from flows.engine import CheckInDue
 from flows.messages import BotMessage
 from flows.resources import Resources
 from nlu.client import RasaUnderstanding
@@ -118,6 +119,21 @@ async def test_a_request_in_free_text_is_answered_at_once(
     text, question = COMMAND_OPENINGS[intent]
     messages, _ = await open_with(understanding, text)
     assert messages[-1].question == question
+
+
+async def test_suivi_and_stop_mean_what_they_say_whatever_the_nlu_reads(
+    understanding: RasaUnderstanding,
+) -> None:
+    """The NLU reads "/suivi" as an intent of its own and "Stop merci" as a goodbye: the
+    check-in's words still win."""
+    chat = conversations(understanding)
+    await chat.welcome("person")
+    messages = await chat.receive("person", "/suivi")
+    assert messages[-1].question == "checkin.offer"
+    await chat.receive("person", "Dans 2 semaines")
+    await chat.notify(chat.keeper.pseudonym("matrix", "person"), CheckInDue("c1"))
+    messages = await chat.receive("person", "Stop merci")
+    assert "je ne vous écrirai plus" in messages[0].text
 
 
 async def test_with_the_service_stopped_mid_conversation_crises_are_still_caught() -> None:

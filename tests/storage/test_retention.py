@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,9 @@ async def _seed(store: Store, name: str) -> SeededCase:
     await store.redeem_receipt("0000-0000-0000-0000", person)
     await store.record_event("turn", pseudonym=person, case_id=case_id)
     await store.record_event("turn", pseudonym=person)
+    # A check-in asked for, then stopped: one still to come would hold the case back.
+    await store.schedule_check_in(person, "telegram", date(2025, 4, 1))
+    await store.stop_check_ins(person)
     return SeededCase(case_id, person)
 
 

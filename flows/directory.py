@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from flows.datafile import load_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -60,7 +60,7 @@ class Directory:
         path: Path = DATA_DIR / "directory.yaml",
     ) -> Directory:
         with path.open(encoding="utf-8") as handle:
-            raw: dict[str, dict[str, Any]] = yaml.safe_load(handle)["entries"]
+            raw: dict[str, dict[str, Any]] = load_yaml(handle)["entries"]
         for entry_id, fields in overrides.items():
             raw[entry_id] = {**raw.get(entry_id, {}), **fields}
         entries = {entry_id: Entry.from_data(entry_id, data) for entry_id, data in raw.items()}

@@ -10,7 +10,7 @@ from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
 
-import yaml
+from flows.datafile import load_yaml
 
 LEXICON = Path(__file__).parent / "data" / "crisis_lexicon.yaml"
 
@@ -141,7 +141,7 @@ def fold(text: str) -> str:
 def sms_table() -> Mapping[str, str]:
     """SMS and familiar spellings and what they stand for, from the crisis lexicon file."""
     with LEXICON.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = load_yaml(handle)
     return {str(short): str(long) for short, long in data["sms"].items()}
 
 

@@ -345,6 +345,9 @@ CBI_DEGREE = [
     ("très peu", "0"), ("tres peu", "0"), ("pas du tout", "0"), ("moyennement", "50"),
     ("assez", "50"), ("un peu beaucoup", "50"), ("extrêmement", "100"), ("a lot", "75"),
     ("a little", "25"), ("not at all", "0"), ("somewhat", "50"), ("légèrement", "25"),
+    # "Vous sentez-vous à bout à cause de votre travail ?" "Oui": at least "Moyennement".
+    ("oui", "50"), ("ouais", "50"), ("yes", "50"), ("oui beaucoup", "75"),
+    ("toujours", "75"), ("tout le temps", "75"), ("oui, énormément", "100"),
 ]
 
 

@@ -18,7 +18,7 @@ PYTHON311 := $(shell python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3
 endif
 BOT_STAMP := $(VENV)/.installed
 
-.PHONY: help setup run chat test lint bench bench-engine
+.PHONY: help setup run chat test lint bench bench-engine bench-telegram
 help:
 	@echo "make run    talk to the bot through Matrix, end-to-end encrypted (local homeserver)"
 	@echo "make chat   talk to the bot in this terminal, without Matrix"
@@ -48,10 +48,16 @@ lint: setup
 test: setup lint postgres-ready nlu-check synapse-ready js-ready
 	$(VENV)/bin/pytest
 
-bench: setup bench-engine bench-storage bench-nlu bench-matrix bench-console
+bench: setup bench-engine bench-storage bench-nlu bench-matrix bench-console bench-telegram
 
 bench-engine: setup
 	$(PY) tests/bench/bench_engine.py
+
+# 200 Telegram chats at once through the bot, then through a bare python-telegram-bot echo
+# bot, both on the Bot API stand-in; writes bench-results/telegram.json. About five minutes:
+# both send at most 30 messages a second (AIORateLimiter), as Telegram allows.
+bench-telegram: setup
+	$(PY) -m tests.bench.bench_telegram
 
 include nlu/nlu.mk
 include storage/storage.mk

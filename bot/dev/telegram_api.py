@@ -333,6 +333,9 @@ class BotApiStandIn:
             "has_main_web_app": False,
         }
         self.calls: list[Call] = []
+        # Called with each call answered "ok" and its result, as it is answered: the bench
+        # times an update from the getUpdates that hands it out to the bot's reply.
+        self.on_answer: Callable[[Call, Any], None] | None = None
         self._chats: dict[int, StandInChat] = {}
         self._pending: list[JSON] = []
         self._updates_changed = Signal()
@@ -482,7 +485,10 @@ class BotApiStandIn:
             if error.parameters:
                 body["parameters"] = error.parameters
             return web.json_response(body, status=error.code)
-        self.calls.append(Call(name, params))
+        call = Call(name, params)
+        self.calls.append(call)
+        if self.on_answer is not None:
+            self.on_answer(call, result)
         return web.json_response({"ok": True, "result": result})
 
     async def _get_me(self, params: JSON) -> JSON:

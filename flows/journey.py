@@ -589,10 +589,22 @@ class Turn:
         elif is_item(last):
             instrument, number = item_of(last)
             state = state.without(f"{instrument}.{number}")
+            if last != DEATH_ITEM:
+                # Passed, it had set its questionnaire aside; taken back, it opens it again.
+                state = state.without(f"skipped.{instrument}")
+            else:
+                state = state.without("skipped.death")
+                if all(f"phq9.{n}" in state.answers for n in range(1, 9)):
+                    # PHQ-9 was set aside by passing this very item, not an earlier one.
+                    state = state.without("skipped.phq9")
         if last == "slot" or last == "modality":
             state = state.without("modality").without("slot")
         self.state = state
         self.say(self.t("back.done"))
+        if last == "assessment":
+            # Not a question but the "no" given at the first item: that item comes again.
+            self.advance()
+            return
         self.ask(last)
 
     # -- recording answers ---------------------------------------------------------------

@@ -312,6 +312,34 @@ def test_declining_at_the_first_item_sets_every_questionnaire_aside(text: str) -
     assert chat.step == "alert"
 
 
+@pytest.mark.parametrize("back", ["retour", "revenir en arrière"])
+def test_going_back_after_declining_the_questionnaires_asks_the_first_item_again(
+    back: str,
+) -> None:
+    chat = at_the_phq2()
+    first = chat.step
+    chat.say("passer")
+    assert chat.step == "phq9.9"
+    chat.say(back)
+    assert "assessment" not in chat.state.answers
+    assert chat.step == first
+    chat.say("0")
+    assert chat.state.scores("phq9") == {1: 0}
+
+
+def test_going_back_after_passing_an_item_opens_its_questionnaire_again() -> None:
+    chat = at_the_phq2()
+    chat.say("0")
+    item = chat.step
+    chat.say("passer")
+    assert chat.state.answers["skipped.phq9"] == "yes"
+    chat.say("retour")
+    assert "skipped.phq9" not in chat.state.answers
+    assert chat.step == item
+    chat.say("1")
+    assert chat.state.scores("phq9") == {1: 0, 2: 1}
+
+
 # -- the department question ---------------------------------------------------------------------
 
 

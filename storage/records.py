@@ -108,3 +108,39 @@ class StaffEvent:
     case_id: str
     kind: str
     at: datetime
+
+
+# How long something took, in the only precision the yearly report keeps.
+DELAY_BANDS = ("under_1h", "1h_24h", "1d_7d", "over_7d")
+FOLLOW_UP_BANDS = ("under_1_month", "1_3_months", "3_12_months", "over_12_months")
+
+
+@dataclass(frozen=True)
+class StatisticsRow:
+    """One case's line in the yearly report: labels only, no time finer than the month, and
+    nothing that leads back to the case or its person."""
+
+    # "YYYY-MM" of the case's creation.
+    month: str
+    # "self", "relative", "colleague"... as the engine names them.
+    persona: str | None
+    # The level of response (1 veille, 2 à identifier, 3 urgence).
+    level: int | None
+    # The engine's facts, e.g. "need:financial", "practice:self_employed", "crisis".
+    categories: tuple[str, ...]
+    # The channel kind the person wrote on ("matrix", "telegram"), when known.
+    channel: str | None
+    # Directory ids of the lines the person was sent to.
+    routes: tuple[str, ...]
+    # (instrument, band) of each score of the last alert, e.g. ("phq9", "moderate").
+    score_bands: tuple[tuple[str, str], ...]
+    # Whether the case reached the commission (an alert, a message or a booking).
+    reached_commission: bool
+    # The seven closing fields (bot.staff.closing.FIELDS) once the case is closed, else {}.
+    closing: dict[str, str]
+    # DELAY_BANDS from the alert to the commission's acknowledgement, and to its first
+    # reply; None until it happens.
+    acknowledged_within: str | None
+    first_reply_within: str | None
+    # FOLLOW_UP_BANDS from the case's creation to its closing; None while it is open.
+    follow_up: str | None

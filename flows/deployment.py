@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -106,6 +106,41 @@ def opening_hours(text: str) -> tuple[time, time]:
     raise ValueError("opening hours are written HH:MM-HH:MM, ending after they start")
 
 
+@dataclass(frozen=True)
+class ReportRules:
+    """How the yearly report protects small counts: a count from 1 to ``threshold - 1`` is
+    shown as "< threshold", and in a year of fewer than ``round_below`` cases every other
+    count is rounded to the nearest multiple of ``round_to`` (1 rounds nothing)."""
+
+    threshold: int = 5
+    round_to: int = 5
+    round_below: int = 100
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any] | None) -> ReportRules:
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping) or set(data) - {"threshold", "round_to", "round_below"}:
+            raise ValueError("report: takes threshold, round_to and round_below, and no other")
+        values = {key: data[key] for key in data}
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"report.{key} must be a whole number")
+        rules = cls(**values)
+        # Below 3, "< threshold" names a single value: the symbol itself would disclose it.
+        if rules.threshold < 3:
+            raise ValueError("report.threshold must be at least 3")
+        # Wider, a count at the threshold would round to 0 and read as nobody.
+        if not 1 <= rules.round_to <= 2 * rules.threshold:
+            raise ValueError("report.round_to must be between 1 and twice the threshold")
+        if rules.round_below < 0:
+            raise ValueError("report.round_below must not be negative")
+        return rules
+
+    def rounds(self, cases: int) -> bool:
+        return self.round_to > 1 and cases < self.round_below
+
+
 # Every department, for a national deployment.
 ALL_DEPARTMENTS = "all"
 
@@ -133,6 +168,7 @@ class Deployment:
     # How an interview may take place ("council", "phone", "video"), first is the default.
     modalities: tuple[str, ...] = ("council",)
     office_hours: OfficeHours | None = None
+    report: ReportRules = field(default_factory=ReportRules)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_DEPLOYMENT) -> Deployment:
@@ -172,6 +208,7 @@ class Deployment:
                 opens=time.fromisoformat(hours["opens"]),
                 closes=time.fromisoformat(hours["closes"]),
             ),
+            report=ReportRules.from_data(data.get("report")),
         )
 
     def serves_department(self, code: str) -> bool:

@@ -43,16 +43,19 @@ class Texts:
 
     @classmethod
     def load(cls, directory: Path = LOCALES_DIR) -> Texts:
-        """The person's sentences (``fr.yaml``) and the commission's console
-        (``console.fr.yaml``), read as one set of keys: a key in both files is an error,
-        never one sentence silently replacing the other."""
+        """The person's sentences (``fr.yaml``), the commission's console
+        (``console.fr.yaml``) and the yearly report (``report.fr.yaml``), read as one set of
+        keys: a key in two files is an error, never one sentence silently replacing the
+        other."""
         by_locale = {}
         for locale in LOCALES:
             texts = _read(directory / f"{locale}.yaml")
-            console = _read(directory / f"console.{locale}.yaml")
-            if twice := sorted(texts.keys() & console.keys()):
-                raise ValueError(f"console.{locale}.yaml repeats keys of {locale}.yaml: {twice}")
-            by_locale[locale] = {**texts, **console}
+            for part in ("console", "report"):
+                more = _read(directory / f"{part}.{locale}.yaml")
+                if twice := sorted(texts.keys() & more.keys()):
+                    raise ValueError(f"{part}.{locale}.yaml repeats keys of others: {twice}")
+                texts.update(more)
+            by_locale[locale] = texts
         return cls(by_locale)
 
     def get(self, locale: str, key: str, **values: object) -> str:

@@ -20,9 +20,9 @@ The rule (the deployment's ``report:`` settings, flows.deployment.ReportRules):
    already shown are hidden too, the fewest and the smallest, interior cells before totals
    (a hypercube method, as tau-Argus calls it, on two dimensions). Where even that fails
    (four "< 5" cells whose total is "< 5" are each 1), a cross table publishes its totals
-   alone, protected the same way, and a table where that fails too is withheld whole. tests/report/attacker.py checks the result the other way round:
-   it computes, by integer programming, every value a hidden cell can take given all that
-   is published.
+   alone, protected the same way, and a table where that fails too is withheld whole.
+   tests/report/attacker.py checks the result the other way round: it computes, by integer
+   programming, every value a hidden cell can take given all that is published.
 
 Zeros are published as 0 and never hidden: a zero describes nobody, hiding zeros would
 cover a small council's report in symbols, and a structural zero (no death in a year) is
@@ -145,7 +145,8 @@ def _merge_groups(dimension: Dimension, margins: Sequence[int], threshold: int) 
         other = next((i for i, c in enumerate(dimension.categories) if c == (OTHER,)), None)
         rare = [i for i in range(len(margins)) if small(margins[i]) and i != other]
         held = margins[other] if other is not None else 0
-        if rare and (len(rare) >= 2 or held > 0) and sum(margins[i] for i in rare) + held >= threshold:
+        enough = sum(margins[i] for i in rare) + held >= threshold
+        if rare and (len(rare) >= 2 or held > 0) and enough:
             keep = [[i] for i in range(len(margins)) if i not in rare and i != other]
             groups = [*keep, ([other] if other is not None else []) + rare]
     return groups
@@ -305,6 +306,8 @@ def protect(
         if margins_only:
             grid.margins_only()
         withheld = not margins_only or not grid.secondary()
+    if withheld:
+        grid.kinds = [[Kind.WITHHELD] * grid.width for _ in range(grid.height)]
     cells = tuple(
         tuple(
             Cell(kind) if kind in (Kind.SMALL, Kind.HIDDEN, Kind.WITHHELD)

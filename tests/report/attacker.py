@@ -44,7 +44,9 @@ def _expression(table: Protected, row: int, column: int) -> np.ndarray:
     return weights.ravel()
 
 
-def _bounds(cell_kind: Kind, value: int | None, rules: ReportRules, rounded: bool) -> tuple[float, float]:
+def _bounds(
+    cell_kind: Kind, value: int | None, rules: ReportRules, rounded: bool
+) -> tuple[float, float]:
     t = rules.threshold
     if cell_kind is Kind.ZERO:
         return 0, 0

@@ -1,6 +1,6 @@
 """Command line: ``python -m bot chat`` (add ``--jsonl`` for the machine interface), ``run``
-(the configured channels), and the operator and commission commands (``keys``, ``staff``,
-``purge``)."""
+(the configured channels), ``report`` (the yearly statistics), and the operator and
+commission commands (``keys``, ``staff``, ``purge``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import cast
 
 import httpx
 
@@ -307,6 +310,39 @@ async def _homeserver_answers(homeserver: str) -> bool:
     return response.status_code == 200
 
 
+async def _report(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the year's report files, 0600 in a 0700 folder, and name each one."""
+    # matplotlib loads here, not with the module, as the channels' libraries do.
+    from bot.report.publish import StatisticsStore, report_files
+    from flows.deployment import Deployment
+
+    store = await _open_store(settings, False)
+    if store is None:
+        return 2
+    try:
+        files = await report_files(
+            cast(StatisticsStore, store), args.year, locale=args.locale or settings.locale,
+            deployment=Deployment.load(settings.deployment_file),
+        )
+    finally:
+        await store.close()
+    if not files:
+        sys.stderr.write(f"The store holds no case of {args.year}: there is no report to "
+                         "make.\n")
+        return 1
+    folder: Path = args.out or Path(f"report-{args.year}")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for file in files:
+        path = folder / file.name
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(file.data)
+        sys.stdout.write(f"{path}\n")
+    return 0
+
+
 def _aware_datetime(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -346,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "health", help="probe the NLU service and the homeserver; print the health as JSON"
     )
+    report = commands.add_parser(
+        "report", help="the yearly statistical report: Markdown, HTML, CSV and PNG charts"
+    )
+    report.add_argument("--year", type=int, required=True, help="the year, e.g. 2025")
+    report.add_argument("--out", type=Path, help="the folder to write (default: report-YEAR/)")
+    report.add_argument("--locale", choices=LOCALES, help="language (default: BOT_LOCALE or fr)")
     add_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -355,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
     if args.command == "health":
         return asyncio.run(_health(settings))
+    if args.command == "report":
+        return asyncio.run(_report(args, settings))
     if args.command in ("chat", "run"):
         try:
             return asyncio.run((_chat if args.command == "chat" else _serve)(args, settings))

@@ -115,3 +115,46 @@ def test_the_person_is_offered_the_calendar_of_the_day_not_only_the_weekly_slots
     assert chat.last.messages[-1].options[0].label == "jeudi 26 novembre à 9 h 00"
     chat.answer_all(["1", "par téléphone"])
     assert "jeudi 26 novembre à 9 h 00" in chat.text()
+
+
+def with_report(tmp_path: Path, report: Any) -> Path:
+    data = yaml.safe_load(DEFAULT_DEPLOYMENT.read_text(encoding="utf-8"))
+    if report is None:
+        del data["report"]
+    else:
+        data["report"] = report
+    path = tmp_path / "deployment.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_the_report_protects_counts_under_5_and_rounds_years_under_100_cases(
+    tmp_path: Path,
+) -> None:
+    rules = DEPLOYMENT.report
+    assert (rules.threshold, rules.round_to, rules.round_below) == (5, 5, 100)
+    assert Deployment.load(with_report(tmp_path, None)).report == rules
+    assert rules.rounds(99) and not rules.rounds(100)
+    ons = Deployment.load(with_report(tmp_path, {"threshold": 10})).report
+    assert (ons.threshold, ons.round_to) == (10, 5)
+    assert not Deployment.load(with_report(tmp_path, {"round_to": 1})).report.rounds(3)
+
+
+@pytest.mark.parametrize(
+    ("report", "words"),
+    [
+        ({"threshold": 2}, "at least 3"),
+        ({"threshold": "five"}, "whole number"),
+        ({"threshold": True}, "whole number"),
+        ({"round_to": 11}, "twice the threshold"),
+        ({"round_to": 0}, "twice the threshold"),
+        ({"round_below": -1}, "negative"),
+        ({"rounding": 5}, "no other"),
+        ("5", "no other"),
+    ],
+)
+def test_a_wrong_report_section_stops_the_bot_with_a_sentence_naming_it(
+    tmp_path: Path, report: Any, words: str
+) -> None:
+    with pytest.raises(ValueError, match=words):
+        Deployment.load(with_report(tmp_path, report))

@@ -94,6 +94,8 @@ class Protected:
     margins_only: bool
     # The merged true counts, for the tests only: never rendered.
     source: Table
+    # False where the last line is a line like the others (year over year).
+    totals_line: bool = True
 
     @property
     def one_way(self) -> bool:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import stat
 from pathlib import Path
 
 import pytest
 from matplotlib.image import imread
 
-from bot.report import publish
 from bot.report.disclosure import Kind, protect
 from bot.report.publish import ReportFile, build, files_of, report_files
 from bot.report.render import Words
@@ -20,6 +18,7 @@ from bot.report.tables import alerts_by_month, closing_tables, cross_tables
 from flows.deployment import Deployment, ReportRules
 from flows.directory import Directory
 from flows.texts import Texts
+from storage.records import StatisticsRow
 from tests.report.rows import closed, row, year
 
 DEPLOYMENT = Deployment.load()
@@ -134,10 +133,10 @@ def test_counts_follow_the_deployments_threshold() -> None:
 class FakeStore:
     """The two reads of the store the report makes, over rows held in memory."""
 
-    def __init__(self, by_year: dict[int, list]) -> None:  # type: ignore[type-arg]
+    def __init__(self, by_year: dict[int, list[StatisticsRow]]) -> None:
         self.by_year = by_year
 
-    async def yearly_statistics(self, year_: int) -> list:  # type: ignore[type-arg]
+    async def yearly_statistics(self, year_: int) -> list[StatisticsRow]:
         return self.by_year.get(year_, [])
 
     async def statistics_years(self) -> list[int]:
@@ -178,4 +177,3 @@ def test_the_command_writes_private_files_and_names_each(
     assert cli.main(["report", "--year", "2019", "--out", str(tmp_path / "none")]) == 1
     assert "no case of 2019" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
-    assert os.path.isdir(out) and publish.YEAR_OVER_YEAR

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -87,6 +88,7 @@ CLOSING_FIELDS: Mapping[str, frozenset[str]] = {
 # A key written to the key store whose case row never followed (a crash in between).
 ORPHAN_KEY_GRACE = timedelta(days=1)
 CASE_KEY_CACHE = 1024
+CALENDAR_FRESH_SECONDS = 30.0
 DEFAULT_RETENTION = RetentionPolicy()
 DEFAULT_RECEIPTS = ReceiptPolicy()
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
@@ -194,6 +196,9 @@ class Store:
         # Where the secrets came from, to follow `keys rotate` without a restart.
         self._secrets_file: Path | None = None
         self._secrets_stamp: int | None = None
+        # The calendar's exceptions, read at every turn and changed a few times a year.
+        self._calendar: tuple[float, dict[date, str | None]] | None = None
+        self._calendar_changes = 0
 
     @classmethod
     async def open(
@@ -788,20 +793,41 @@ class Store:
             "updated_at": self._now(),
         }
         table = tables.calendar_days
-        async with self._engine.begin() as conn:
+        async with self._calendar_change(), self._engine.begin() as conn:
             await conn.execute(sa.delete(table).where(table.c.day == row["day"]))
             await conn.execute(sa.insert(table).values(row))
 
     async def clear_calendar_day(self, day: date) -> None:
         table = tables.calendar_days
-        async with self._engine.begin() as conn:
+        async with self._calendar_change(), self._engine.begin() as conn:
             await conn.execute(sa.delete(table).where(table.c.day == _day(day)))
 
+    @asynccontextmanager
+    async def _calendar_change(self) -> AsyncIterator[None]:
+        """A read that overlaps a change does not keep what it read."""
+        self._calendar_changes += 1
+        self._calendar = None
+        try:
+            yield
+        finally:
+            self._calendar_changes += 1
+            self._calendar = None
+
     async def calendar_days(self) -> dict[date, str | None]:
+        """Kept for CALENDAR_FRESH_SECONDS: every turn asks, and on SQLite each question
+        waits for the one connection. A change made through this store is seen at once;
+        one made by another process within that time."""
+        now = time.monotonic()
+        if self._calendar is not None and now - self._calendar[0] < CALENDAR_FRESH_SECONDS:
+            return dict(self._calendar[1])
+        changes = self._calendar_changes
         table = tables.calendar_days
         async with self._engine.connect() as conn:
             rows = await conn.execute(sa.select(table.c.day, table.c.hours))
-            return {date.fromisoformat(row.day): row.hours for row in rows}
+            days = {date.fromisoformat(row.day): row.hours for row in rows}
+        if changes == self._calendar_changes:
+            self._calendar = (now, days)
+        return dict(days)
 
     # -- appointments -----------------------------------------------------------------
 

@@ -177,9 +177,7 @@ def plan_year(year: int, cases: int, seed: int) -> list[CasePlan]:
     return [plan_case(rng, year, number) for number in range(cases)]
 
 
-async def seed_year(
-    store: Store, year: int, cases: int, seed: int, *, clock: MovableClock
-) -> None:
+async def seed_year(store: Store, year: int, cases: int, seed: int, *, clock: MovableClock) -> None:
     """Writes ``cases`` sample cases created in ``year`` into ``store``, which must have been
     opened with ``clock``: each write happens at its moment, the cases interleaved."""
     if year in await store.statistics_years():

@@ -334,7 +334,9 @@ class Turn:
         )
         if not self.state.scores(instrument):
             text = f"{questionnaire.stem[locale]}\n\n{text}"
-        if self.first_item():
+        asked_again = self.state.step == step and self.state.misses > 0
+        if self.first_item() and not asked_again:
+            # Said once: asked again after an unclear answer, the item comes alone.
             low = self.assessment_length()
             retired = "cbi" not in instruments_for(self.state)
             intro = self.t(f"assessment.intro{'_retired' if retired else ''}", low=low,

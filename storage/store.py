@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -31,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from flows import crockford
-from storage import envelope, sealing, tables
+from storage import envelope, sealing, statistics, tables
 from storage.check_ins import CheckIn, CheckInBook, cases_waiting
 from storage.config import StorageSettings, is_within
 from storage.engine import checkpoint, create_engine, sqlite_foreign_keys_off
@@ -51,6 +52,7 @@ from storage.records import (
     Reply,
     SealedMessage,
     StaffEvent,
+    StatisticsRow,
 )
 from storage.sealing import CommissionPublicKey
 
@@ -87,6 +89,7 @@ CLOSING_FIELDS: Mapping[str, frozenset[str]] = {
 # A key written to the key store whose case row never followed (a crash in between).
 ORPHAN_KEY_GRACE = timedelta(days=1)
 CASE_KEY_CACHE = 1024
+CALENDAR_FRESH_SECONDS = 30.0
 DEFAULT_RETENTION = RetentionPolicy()
 DEFAULT_RECEIPTS = ReceiptPolicy()
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
@@ -194,6 +197,9 @@ class Store:
         # Where the secrets came from, to follow `keys rotate` without a restart.
         self._secrets_file: Path | None = None
         self._secrets_stamp: int | None = None
+        # The calendar's exceptions, read at every turn and changed a few times a year.
+        self._calendar: tuple[float, dict[date, str | None]] | None = None
+        self._calendar_changes = 0
 
     @classmethod
     async def open(
@@ -788,20 +794,41 @@ class Store:
             "updated_at": self._now(),
         }
         table = tables.calendar_days
-        async with self._engine.begin() as conn:
+        async with self._calendar_change(), self._engine.begin() as conn:
             await conn.execute(sa.delete(table).where(table.c.day == row["day"]))
             await conn.execute(sa.insert(table).values(row))
 
     async def clear_calendar_day(self, day: date) -> None:
         table = tables.calendar_days
-        async with self._engine.begin() as conn:
+        async with self._calendar_change(), self._engine.begin() as conn:
             await conn.execute(sa.delete(table).where(table.c.day == _day(day)))
 
+    @asynccontextmanager
+    async def _calendar_change(self) -> AsyncIterator[None]:
+        """A read that overlaps a change does not keep what it read."""
+        self._calendar_changes += 1
+        self._calendar = None
+        try:
+            yield
+        finally:
+            self._calendar_changes += 1
+            self._calendar = None
+
     async def calendar_days(self) -> dict[date, str | None]:
+        """Kept for CALENDAR_FRESH_SECONDS: every turn asks, and on SQLite each question
+        waits for the one connection. A change made through this store is seen at once;
+        one made by another process within that time."""
+        now = time.monotonic()
+        if self._calendar is not None and now - self._calendar[0] < CALENDAR_FRESH_SECONDS:
+            return dict(self._calendar[1])
+        changes = self._calendar_changes
         table = tables.calendar_days
         async with self._engine.connect() as conn:
             rows = await conn.execute(sa.select(table.c.day, table.c.hours))
-            return {date.fromisoformat(row.day): row.hours for row in rows}
+            days = {date.fromisoformat(row.day): row.hours for row in rows}
+        if changes == self._calendar_changes:
+            self._calendar = (now, days)
+        return dict(days)
 
     # -- appointments -----------------------------------------------------------------
 
@@ -1079,6 +1106,17 @@ class Store:
                 await asyncio.to_thread(self._keystore.delete, case_id)
         await self._checkpoint()
 
+    # -- the yearly report (storage/statistics.py) --------------------------------------
+
+    async def yearly_statistics(self, year: int) -> list[StatisticsRow]:
+        """The lines of the cases created in ``year``: what the yearly report counts."""
+        async with self._engine.connect() as conn:
+            return await statistics.yearly(conn, year)
+
+    async def statistics_years(self) -> list[int]:
+        async with self._engine.connect() as conn:
+            return await statistics.years(conn)
+
     # -- audit ------------------------------------------------------------------------
 
     async def record_event(
@@ -1228,23 +1266,56 @@ class CaseWrites:
 
     async def _count(self, created_at: datetime, details: dict[str, Any]) -> None:
         """The case's line in the statistics, found again only through the case key."""
-        tag = self._statistics_tag()
+        summary = details.get("summary", {})
+        addresses = await _addresses(self._conn, self._key, self.case_id)
         values = {
-            "month": created_at.strftime("%Y-%m"),
+            "month": statistics.month(created_at),
             "persona": details.get("persona"),
             "level": details.get("level"),
             "categories": details.get("categories", []),
+            "channel": addresses[0].channel if addresses else None,
+            "routes": [_label(route, "route") for route in statistics.routes(summary)],
+            "score_bands": [
+                [_label(instrument, "instrument"), _label(band, "band")]
+                for instrument, band in statistics.score_bands(summary)
+            ],
         }
-        table = tables.statistics
-        result = await self._conn.execute(sa.update(table).where(table.c.tag == tag).values(values))
-        if result.rowcount == 0:
-            await self._conn.execute(sa.insert(table).values(tag=tag, **values))
+        await statistics.write(self._conn, self._statistics_tag(), values)
+
+    async def _counted(self) -> str:
+        """The tag of the case's line, the line made first if the case has none yet."""
+        tag = self._statistics_tag()
+        if not await statistics.exists(self._conn, tag):
+            await self._recount()
+        return tag
+
+    async def _recount(self) -> None:
+        row = await self._case_row()
+        await self._count(row.created_at, _opened(self._key, self.case_id, row.details, "details"))
+
+    async def _reached(self) -> None:
+        """The case reaches the commission (an alert, a sealed message, a booking): counted
+        once, and the report's delays start from the first time."""
+        work = await self._work()
+        if work.alerted_at is not None:
+            return
+        await self._set_work(alerted_at=self._store._now())
+        await statistics.set_values(self._conn, await self._counted(), reached_commission=True)
+
+    async def _count_delay(self, column: str) -> None:
+        """The band of the time since the case reached the commission (since its creation
+        when it never was alerted), counted once."""
+        start = (await self._work()).alerted_at or (await self._case_row()).created_at
+        band = statistics.delay_band(max(self._store._now() - start, timedelta(0)))
+        await statistics.set_once(self._conn, await self._counted(), column, band)
 
     async def seal(self, kind: str, payload: bytes, *, dedup_key: str | None = None) -> bool:
         """False when this dedup key was already sealed (a replayed turn)."""
         row = self._store._sealed_row(self._key, self.case_id, kind, payload, dedup_key)
         result = await self._conn.execute(self._store._insert_once(tables.sealed_messages, row))
         await self._store._touch(self._conn, self.case_id)
+        if result.rowcount:
+            await self._reached()
         return bool(result.rowcount)
 
     async def enqueue(self, kind: str, payload: dict[str, Any], *, dedup_key: str) -> bool:
@@ -1295,6 +1366,7 @@ class CaseWrites:
             "created_at": self._store._now(),
         }
         if (await self._conn.execute(self._store._insert_once(table, row))).rowcount:
+            await self._reached()
             return True
         holder = await self._conn.scalar(
             sa.select(table.c.case_id).where(table.c.slot_hash == slot_hash)
@@ -1326,7 +1398,10 @@ class CaseWrites:
     async def append_reply(self, text: str, *, dedup_key: str | None = None) -> str | None:
         """The reply's id; None when this dedup key was already relayed."""
         dedup_hash = None if dedup_key is None else self._store._keyed_hash("reply", dedup_key)
-        return await self._add_text(tables.replies, "reply", text, dedup_hash)
+        reply_id = await self._add_text(tables.replies, "reply", text, dedup_hash)
+        if reply_id is not None:
+            await self._count_delay("first_reply_within")
+        return reply_id
 
     async def add_note(self, text: str, *, dedup_key: str) -> bool:
         """False when this dedup key was already noted (a staff-room event seen twice)."""
@@ -1371,6 +1446,10 @@ class CaseWrites:
         if work.acknowledged_at is not None:
             return False
         await self._set_work(acknowledged_at=self._store._now(), next_reminder_at=None)
+        # The first acknowledgement counts, once: the report tells a council how soon a
+        # person was first taken in hand, which an acknowledgement withdrawn by mistake, a
+        # handover or a check-in that calls the commission again does not change.
+        await self._count_delay("acknowledged_within")
         if (await self._case_row()).status != STATUS_CLOSED:
             await self.update(status=STATUS_IN_PROGRESS)
         await self.record_staff_action("acknowledged", member)
@@ -1409,8 +1488,7 @@ class CaseWrites:
         work["closing"] = fields
         await self._set_work_data(work)
         await self._change_status(STATUS_CLOSED)
-        row = await self._case_row()
-        await self._count(row.created_at, _opened(self._key, self.case_id, row.details, "details"))
+        await self._recount()
         await self._count_closing(fields)
         await self.record_staff_action("closed", member)
 
@@ -1453,21 +1531,26 @@ class CaseWrites:
             await self._deadline(deadline)
 
     async def _change_status(self, status: str) -> None:
-        was = (await self._case_row()).status
+        row = await self._case_row()
         await self.update(status=status)
-        if was == STATUS_CLOSED and status != STATUS_CLOSED:
-            # The report counts the outcome of closed cases only.
-            await self._count_closing(None)
+        if status == STATUS_CLOSED:
+            # As closed_at, the follow-up counts to the latest closing.
+            follow_up = statistics.follow_up_band(self._store._now() - row.created_at)
+            await statistics.set_values(self._conn, await self._counted(), follow_up=follow_up)
+        elif row.status == STATUS_CLOSED:
+            # The report counts the outcome and the length of closed cases only.
+            await statistics.set_values(
+                self._conn, self._statistics_tag(), closing=None, follow_up=None
+            )
 
-    async def _count_closing(self, closing: dict[str, str] | None) -> None:
-        table = tables.statistics
-        await self._conn.execute(
-            sa.update(table).where(table.c.tag == self._statistics_tag()).values(closing=closing)
-        )
+    async def _count_closing(self, closing: dict[str, str]) -> None:
+        await statistics.set_values(self._conn, self._statistics_tag(), closing=closing)
 
     async def _deadline(self, deadline: datetime) -> None:
-        """Keeps the earlier deadline while nobody acknowledged the case; a deadline that
-        comes closer brings the next reminder with it."""
+        """An alert: the case reaches the commission. Keeps the earlier deadline while
+        nobody acknowledged the case; a deadline that comes closer brings the next reminder
+        with it."""
+        await self._reached()
         work = await self._work()
         if work.acknowledged_at is not None:
             return

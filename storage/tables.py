@@ -165,6 +165,15 @@ statistics = sa.Table(
     sa.Column("categories", sa.JSON, nullable=False),
     # The closing fields of the yearly report, labels only (see store.CLOSING_FIELDS).
     sa.Column("closing", sa.JSON),
+    # The channel kind, the directory ids the person was sent to, (instrument, band) pairs.
+    sa.Column("channel", LABEL),
+    sa.Column("routes", sa.JSON),
+    sa.Column("score_bands", sa.JSON),
+    sa.Column("reached_commission", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Delays as bands (records.DELAY_BANDS, FOLLOW_UP_BANDS), never as times.
+    sa.Column("acknowledged_within", LABEL),
+    sa.Column("first_reply_within", LABEL),
+    sa.Column("follow_up", LABEL),
 )
 
 events = sa.Table(
@@ -187,6 +196,9 @@ case_work = sa.Table(
     sa.Column("thread_root", sa.String(255)),
     sa.Column("acknowledge_by", UTCDateTime),
     sa.Column("acknowledged_at", UTCDateTime),
+    # When the case first reached the commission, where the report's delays start; it lives
+    # here, with the case, and never in the statistics.
+    sa.Column("alerted_at", UTCDateTime),
     sa.Column("next_reminder_at", UTCDateTime, index=True),
     # Compared and set in one statement, so two runs of the reminder job send one reminder.
     sa.Column("reminders_sent", sa.Integer, nullable=False, server_default=sa.text("0")),

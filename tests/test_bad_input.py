@@ -278,6 +278,10 @@ def test_a_bad_answer_to_an_item_is_asked_again_first() -> None:
     )
     assert reply.messages[-1].question == "phq2.1"
     only_misses_changed(before, chat.state)
+    # The questionnaires were introduced a moment ago: the item comes alone.
+    assert "questions courtes" in chat.replies[-2].messages[-1].text
+    assert "questions courtes" not in reply.messages[-1].text
+    assert "Peu d'intérêt" in reply.messages[-1].text
 
 
 def test_two_bad_answers_to_an_item_set_that_questionnaire_aside() -> None:

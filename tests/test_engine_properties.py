@@ -18,7 +18,7 @@ OPTION_WORDS = [
     "psychological", "financial", "suicidal_talk", "days", "immediate", "today", "none",
     "0", "1", "2", "3", "4", "25", "75", "100", "83", "Var", "2A", "1,3", "2, 4, 9",
     "aide", "effacer", "oui", "non", "english", "français", "rendez-vous", "write",
-    "passer", "je veux mourir", "mort de fatigue", "",
+    "passer", "retour", "revenir en arrière", "je veux mourir", "mort de fatigue", "",
 ]
 inputs = st.one_of(
     st.sampled_from(OPTION_WORDS),
@@ -116,3 +116,16 @@ def test_free_text_never_traps_a_person(texts: list[str], locale: str) -> None:
                 assert "Je n'ai pas compris" not in message.text  # type: ignore[attr-defined]
                 assert "I didn't understand" not in message.text  # type: ignore[attr-defined]
         state = reply.state
+
+
+# Going back and passing, mixed with answers, from the first questionnaire item on.
+BACK_AND_FORTH = ["retour", "passer", "0", "1", "3", "jamais", "souvent", "non", "oui", "banane"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(BACK_AND_FORTH), min_size=4, max_size=14))
+def test_going_back_and_passing_through_the_questionnaires_never_breaks(texts: list[str]) -> None:
+    reply = start(CONTEXT, "fr")
+    for text in ["1", "1", "1", "83", *texts]:
+        reply = handle(reply.state, UserMessage(text), CONTEXT)
+        check_well_formed(reply.messages, reply.state)

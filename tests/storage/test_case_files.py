@@ -445,6 +445,23 @@ async def test_calendar_days_close_or_open_a_day_and_take_nothing_but_hours(
     assert date(2025, 3, 7) not in await store.calendar_days()
 
 
+async def test_a_calendar_change_is_read_at_once_though_the_calendar_is_kept_between_turns(
+    store: Store,
+) -> None:
+    assert await store.calendar_days() == {}
+    await store.set_calendar_day(date(2025, 3, 4), None)
+    seen = await store.calendar_days()
+    assert seen == {date(2025, 3, 4): None}
+    seen[date(2025, 3, 5)] = None  # what a caller does to its copy stays there
+    assert await store.calendar_days() == {date(2025, 3, 4): None}
+    reads = [asyncio.create_task(store.calendar_days()) for _ in range(3)]
+    await store.set_calendar_day(date(2025, 3, 6), "14:00-16:00")
+    await asyncio.gather(*reads)
+    assert await store.calendar_days() == {date(2025, 3, 4): None, date(2025, 3, 6): "14:00-16:00"}
+    await store.clear_calendar_day(date(2025, 3, 4))
+    assert await store.calendar_days() == {date(2025, 3, 6): "14:00-16:00"}
+
+
 async def test_the_purge_drops_old_console_traces_and_past_calendar_days(
     store: Store, clock: FakeClock
 ) -> None:

@@ -120,8 +120,59 @@ async def test_a_database_at_revision_0004_with_cases_opens_with_the_console_tab
             closing = await conn.scalar(sa.select(tables.statistics.c.closing))
             await conn.execute(sa.insert(tables.case_work).values(case_id="c1"))
             reminders = await conn.scalar(sa.select(tables.case_work.c.reminders_sent))
-        assert revision == head_revision() == "0007"
+        assert revision == head_revision() == "0008"
         assert differences == []
         assert (address, reply, closing, reminders) == (None, None, None, 0)
     finally:
         await store.close()
+
+
+async def test_a_database_at_revision_0007_keeps_its_report_lines_with_the_new_columns_empty(
+    database_url: str, server_secrets: ServerSecrets, case_keys_file: Path
+) -> None:
+    """Lines counted before the yearly report's columns existed: nothing known of them is
+    lost, and nothing is made up (no case reached the commission that was not seen to)."""
+    await _database_at(
+        database_url,
+        "0007",
+        {
+            "cases": {"id": "c1", "status": "open", "created_at": NOW, "last_activity_at": NOW},
+            "case_work": {"case_id": "c1", "acknowledged_at": NOW},
+            "statistics": {"tag": "t" * 64, "month": "2026-11", "level": 2,
+                           "categories": "[]"},
+        },
+    )  # fmt: skip
+
+    store = await Store.open(database_url, server_secrets, case_keys_file=case_keys_file)
+    try:
+        async with store._engine.connect() as conn:
+            differences = await conn.run_sync(_differences)
+            line = (await conn.execute(sa.select(tables.statistics))).one()
+            alerted_at = await conn.scalar(sa.select(tables.case_work.c.alerted_at))
+        assert differences == []
+        assert (line.month, line.level, line.reached_commission) == ("2026-11", 2, False)
+        assert (line.channel, line.routes, line.score_bands, line.follow_up) == (
+            None, None, None, None,
+        )
+        assert alerted_at is None
+    finally:
+        await store.close()
+
+
+async def test_the_report_revision_goes_back_down(
+    database_url: str, server_secrets: ServerSecrets, case_keys_file: Path
+) -> None:
+    store = await Store.open(database_url, server_secrets, case_keys_file=case_keys_file)
+    await store.close()
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0007"))
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("statistics")}
+            )
+            revision = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    finally:
+        await engine.dispose()
+    assert revision == "0007"
+    assert columns == {"tag", "month", "persona", "level", "categories", "closing"}

@@ -15,7 +15,6 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
 import httpx
 
@@ -313,7 +312,7 @@ async def _homeserver_answers(homeserver: str) -> bool:
 async def _report(args: argparse.Namespace, settings: Settings) -> int:
     """Write the year's report files, 0600 in a 0700 folder, and name each one."""
     # matplotlib loads here, not with the module, as the channels' libraries do.
-    from bot.report.publish import StatisticsStore, report_files
+    from bot.report.publish import report_files
     from flows.deployment import Deployment
 
     store = await _open_store(settings, False)
@@ -321,7 +320,7 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         files = await report_files(
-            cast(StatisticsStore, store), args.year, locale=args.locale or settings.locale,
+            store, args.year, locale=args.locale or settings.locale,
             deployment=Deployment.load(settings.deployment_file),
         )
     finally:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -143,10 +144,19 @@ async def report_files(
         past: await store.yearly_statistics(past)
         for past in await store.statistics_years() if past < year
     }
+    earlier = {past: lines for past, lines in earlier.items() if lines}
+    # A second or so of tables and charts: in a thread, so that the bot, which asks for
+    # them in the staff room, goes on answering people meanwhile.
+    return await asyncio.to_thread(_files, rows, year, earlier, deployment, locale)
+
+
+def _files(
+    rows: list[StatisticsRow], year: int, earlier: dict[int, list[StatisticsRow]],
+    deployment: Deployment, locale: str,
+) -> list[ReportFile]:
     words = Words(
         Texts.load(),
         Directory.load(deployment.directory_overrides(), deployment.regional_association),
         locale, deployment.report,
     )
-    return files_of(build(rows, year, {y: r for y, r in earlier.items() if r}, deployment,
-                          locale), words)
+    return files_of(build(rows, year, earlier, deployment, locale), words)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -125,6 +126,9 @@ def _introduction(report: Report, words: Words) -> tuple[str, str, list[str]]:
     return title, report.council, [cases, protection, words.t("generated")]
 
 
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def markdown(report: Report, words: Words) -> str:
     title, council, paragraphs = _introduction(report, words)
     lines = [f"# {title}", "", f"*{council}*", ""]
@@ -146,7 +150,10 @@ def markdown(report: Report, words: Words) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("*", "\\*").replace("<", "&lt;")
+    # "< 5" stays as written, readable in the file itself: only a "<" that could open an
+    # HTML tag (a letter, "/", "!" or "?" after it) is escaped.
+    text = text.replace("|", "\\|").replace("*", "\\*")
+    return _TAG_START.sub("&lt;", text)
 
 
 def html_page(report: Report, words: Words) -> str:

@@ -3,6 +3,8 @@ from what is published, on adversarial tables and on made-up years."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,10 +18,13 @@ from bot.report.disclosure import (
     protect,
     published_value,
 )
-from bot.report.tables import ONE_WAY, Dimension, Merge, Table, year_tables
+from bot.report.publish import protected_tables
+from bot.report.tables import CROSSED, ONE_WAY, Dimension, Merge, Table, year_tables
 from flows.deployment import ReportRules
 from tests.report.attacker import pinned, ranges
 from tests.report.rows import year
+
+CROSSED_NAMES = {f"{first}_by_{second}" for first, second in CROSSED}
 
 RULES = ReportRules()
 EXACT = ReportRules(round_below=0)
@@ -172,3 +177,22 @@ def test_a_cross_table_whose_inside_cannot_be_protected_publishes_its_totals() -
     assert all(cell.kind is Kind.WITHHELD for line in table.cells[:-1] for cell in line[:-1])
     assert [line[-1].value for line in table.cells] == [6, 7, 8, 9, 30]
     assert_safe(table, EXACT)
+
+
+@pytest.mark.parametrize(("cases", "seed"), [(20, 6), (45, 7), (60, 8), (90, 9), (150, 10)])
+def test_a_closing_table_hiding_its_total_leaks_nothing_given_the_total_the_others_show(
+    cases: int, seed: int
+) -> None:
+    """All closing tables count the same closed cases: an attacker who reads their total in
+    one of them brings it to every table that hides it."""
+    tables = protected_tables(year(2026, cases, seed), 2026, RULES)
+    closing = [t for t in tables if t.name.startswith("closing.") or t.name in CROSSED_NAMES]
+    known = next((t.total for t in closing if t.total.published), None)
+    assert known is not None
+    for table in closing:
+        if table.withheld:
+            continue
+        lines = [list(line) for line in table.cells]
+        lines[-1][-1] = known
+        told = replace(table, cells=tuple(tuple(line) for line in lines))
+        assert pinned(told, RULES) == [], table.name

@@ -68,8 +68,18 @@ class Words:
             return self.label(field, category[0])
         if category[0] == OTHER:
             return self.t("other")
-        return self.t("range", first=self.label(field, category[0]),
-                      last=self.label(field, category[-1]))
+        first, last = category[0], category[-1]
+        if self.texts.has(self.locale, f"report.edges.{first}.low") and self.texts.has(
+            self.locale, f"report.edges.{last}.high"
+        ):
+            # "1 à 7 jours" and "plus de 7 jours" merged read "plus d'un jour", not both.
+            low, high = self.t(f"edges.{first}.low"), self.t(f"edges.{last}.high")
+            if not low:
+                return self.t("range_below", high=high)
+            if not high:
+                return self.t("range_above", low=low)
+            return self.t("range_between", low=low, high=high)
+        return self.t("range", first=self.label(field, first), last=self.label(field, last))
 
     def cell(self, cell: Cell) -> str:
         if cell.kind is Kind.SMALL:

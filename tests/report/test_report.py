@@ -177,3 +177,12 @@ def test_the_command_writes_private_files_and_names_each(
     assert cli.main(["report", "--year", "2019", "--out", str(tmp_path / "none")]) == 1
     assert "no case of 2019" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
+
+
+def test_merged_bands_are_named_by_their_outer_edges() -> None:
+    fr, en = words("fr"), words("en")
+    assert fr.category("band", ("1d_7d", "over_7d")) == "plus de 24 heures"
+    assert fr.category("band", ("under_1h", "1h_24h")) == "moins de 24 heures"
+    assert fr.category("band", ("1h_24h", "1d_7d")) == "de 1 heure à 7 jours"
+    assert fr.category("age_band", ("50_60", "over_60")) == "plus de 50 ans"
+    assert en.category("band", ("3_12_months", "over_12_months")) == "over 3 months"

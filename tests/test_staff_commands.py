@@ -13,6 +13,7 @@ from bot.staff.commands import (
     parse_day,
     parse_hours,
     parse_status,
+    parse_year,
     strip_fallback,
 )
 
@@ -42,6 +43,7 @@ REPLY_HTML = (
         ("!rdv", "rdv"), ("!appointment", "rdv"),
         ("!créneaux", "creneaux"), ("!Creneaux", "creneaux"), ("!slots", "creneaux"),
         ("!aide", "aide"), ("!help", "aide"),
+        ("!rapport", "rapport"), ("!Report", "rapport"),
     ],
 )  # fmt: skip
 def test_every_french_name_and_english_alias_reads_as_its_command(typed: str, name: str) -> None:
@@ -156,3 +158,10 @@ def test_opening_hours_in_either_spelling(typed: str, hours: str) -> None:
 @pytest.mark.parametrize("typed", ["17h-14h", "14h-14h", "23h-25h", "14h", "après-midi"])
 def test_hours_that_do_not_open_before_they_close_are_refused(typed: str) -> None:
     assert parse_hours(typed) is None
+
+
+def test_a_report_is_asked_for_a_year_of_four_digits() -> None:
+    assert parse("!rapport 2026") == Command("rapport", "2026")
+    assert parse_year(" 2026 ") == 2026
+    for typed in ("", "26", "20266", "l'an dernier", "2026-2027"):
+        assert parse_year(typed) is None, typed

@@ -15,12 +15,15 @@ from typing import Any
 
 from nio import (
     AsyncClient,
+    DownloadResponse,
     MegolmEvent,
     RoomCreateResponse,
+    RoomEncryptedMedia,
     RoomMessageText,
     RoomSendResponse,
     SyncResponse,
 )
+from nio.crypto.attachments import decrypt_attachment
 
 from bot.channels.matrix.client import Account, keep_keys_fresh, open_client
 
@@ -117,11 +120,22 @@ class MatrixPerson:
         if isinstance(event, MegolmEvent):
             self.undecrypted += 1
             return
-        if isinstance(event, RoomMessageText):
+        if isinstance(event, RoomMessageText | RoomEncryptedMedia):
             content = event.source.get("content", {})
             self.inbox.put_nowait(Received(
                 room_id, event.sender, event.body, content, bool(event.decrypted), event.event_id
             ))
+
+    async def download(self, message: Received) -> tuple[bytes, bytes]:
+        """The file of an encrypted file message: as the homeserver holds it, and opened
+        with the key its event carries."""
+        file = message.content["file"]
+        response = await self.client.download(mxc=file["url"])
+        if not isinstance(response, DownloadResponse):
+            raise RuntimeError("the homeserver refused the download")
+        stored = bytes(response.body)
+        opened = decrypt_attachment(stored, file["key"]["k"], file["hashes"]["sha256"], file["iv"])
+        return stored, bytes(opened)
 
     async def wait_synced(self) -> None:
         self._synced.clear()

@@ -28,8 +28,10 @@ LIST_SEPARATOR = " / "
 # Categories the card lists by their words, under these headings.
 LISTED = (("need:", "needs"), ("sign:", "signs"))
 HELP_CASE = ("intro", "reply", "acknowledge", "take", "status", "close", "appointment", "note")
-HELP_ROOM = ("intro", "queue", "templates", "slots", "cases")
-MANUAL = ("intro", "card", "acknowledge", "reply", "notes", "close", "slots", "privacy")
+HELP_ROOM = ("intro", "queue", "templates", "slots", "report", "cases")
+MANUAL = (
+    "intro", "card", "acknowledge", "reply", "notes", "close", "slots", "report", "privacy",
+)
 
 
 class Words:

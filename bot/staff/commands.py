@@ -31,6 +31,7 @@ ALIASES = {
         "rdv": ("rdv", "appointment"),
         "creneaux": ("creneaux", "slots"),
         "aide": ("aide", "help"),
+        "rapport": ("rapport", "report"),
     }.items()
     for alias in aliases
 }
@@ -67,6 +68,7 @@ _NUMERIC_DAY = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}))?")
 _WORDED_DAY = re.compile(r"(\d{1,2})(?:er)? ([a-z]+)(?: (\d{4}))?")
 _HOURS = re.compile(r"(\d{1,2})\s*[h:]\s*(\d{2})?\s*-\s*(\d{1,2})\s*[h:]\s*(\d{2})?", re.IGNORECASE)
 _REPLY_BLOCK = "<mx-reply>"
+_YEAR = re.compile(r"(\d{4})")
 
 
 @dataclass(frozen=True)
@@ -154,3 +156,9 @@ def parse_hours(argument: str) -> str | None:
     if (start_hour, start_minute) >= (end_hour, end_minute):
         return None
     return f"{start_hour:02d}:{start_minute:02d}-{end_hour:02d}:{end_minute:02d}"
+
+
+def parse_year(argument: str) -> int | None:
+    """ "2026" as the year of a report; None for anything else."""
+    match = _YEAR.fullmatch(argument.strip())
+    return int(match.group(1)) if match else None

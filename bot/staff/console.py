@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.policy.conversations import Conversations
 from bot.staff import card, closing
-from bot.staff.commands import Command, parse_day, parse_hours, parse_status
+from bot.staff.commands import Command, parse_day, parse_hours, parse_status, parse_year
 from flows.engine import (
     BookingCancelledByCouncil,
     BookingMoveAsked,
@@ -28,6 +28,9 @@ from flows.engine import (
 from flows.messages import BotMessage
 from flows.resources import Resources
 from storage import STATUS_CLOSED, STATUS_IN_PROGRESS, CaseFile, Store, utcnow
+
+if TYPE_CHECKING:
+    from bot.report.publish import ReportFile
 
 log = logging.getLogger("bot.staff.console")
 
@@ -84,6 +87,8 @@ class Answer:
 
     text: str
     card_changed: bool = False
+    # Posted after the text, encrypted like it (the yearly report).
+    files: tuple[ReportFile, ...] = ()
 
 
 @dataclass
@@ -313,6 +318,31 @@ class Console:
         await self.store.record_staff_action("slots_open", None, member)
         return Answer(await self._slots_text())
 
+    async def report(self, member: str, argument: str) -> Answer:
+        """The yearly report's files, from the statistics rows alone, for the room."""
+        years = await self.store.statistics_years()
+        listed = ", ".join(str(year) for year in years)
+        year = parse_year(argument)
+        if year is None:
+            example = years[-1] if years else self.local_now().year
+            return Answer(self.t("done.report_usage" + ("" if years else "_empty"),
+                                 year=example, years=listed))
+        if year not in years:
+            return Answer(self.t("done.report_no_year" + ("" if years else "_empty"),
+                                 year=year, years=listed))
+        # matplotlib is loaded when a member asks for a report, not when the bot starts.
+        from bot.report.publish import report_files
+
+        try:
+            files = await report_files(
+                self.store, year, locale=self.locale, deployment=self.resources.deployment
+            )
+        except Exception as error:  # the room hears of it; the bot goes on
+            log.error("event=report_failed error=%s", type(error).__name__)
+            return Answer(self.t("done.report_failed", year=year))
+        await self.store.record_staff_action("report", None, member)
+        return Answer(self.t("done.report_sent", year=year, count=len(files)), files=tuple(files))
+
     async def _open_day(self, day: date, hours: str | None) -> None:
         calendar = await self.store.calendar_days()
         deployment = self.resources.deployment
@@ -358,5 +388,6 @@ GENERAL = {
     "modeles": Console.templates,
     "modele": Console.template,
     "creneaux": Console.slots,
+    "rapport": Console.report,
 }
 

@@ -10,11 +10,14 @@ cross-signed never reads the person and is never read.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +106,10 @@ class ElementClient:
             and words in (line["body"] or ""),
             f"readable message with {words!r}",
         )
+
+    async def next_file(self) -> Message:
+        """The next encrypted file, downloaded and opened by the Element stack."""
+        return await self._until(lambda line: line["event"] == "file", "opened file")
 
     async def settle(self, quiet: float = 2.0) -> None:
         """Take in whatever still arrives until ``quiet`` seconds pass without a line."""
@@ -194,4 +201,36 @@ async def test_a_commission_member_on_element_reads_the_level_3_alert(
         assert person.user_id not in alert["body"]
         await commission.settle()
         print(f"commission, {isolation}: {commission.summary()}")
+        assert commission.unreadable() == [], commission.summary()
+
+
+async def test_a_commission_member_on_element_opens_the_yearly_report_files(
+    homeserver: Homeserver, tmp_path: Path
+) -> None:
+    member, password = await register(homeserver, "element-report")
+    async with (
+        deployed(homeserver, tmp_path, also_staff=frozenset({member})) as deployment,
+        element_client(
+            homeserver, member, password, role="staff", isolation="all"
+        ) as commission,
+    ):
+        await bot_sees_joined(deployment, commission.room_id, member)
+        person, room_id = await deployment.person()
+        await person.messages_until_quiet()
+        await say(person, room_id, CRISIS)
+        await commission.message_containing(ALERT)
+        year = datetime.now(deployment.resources.deployment.timezone).year
+
+        await commission.say(f"!rapport {year}")
+        answer = await commission.message_containing(f"Rapport {year}")
+        count = int(re.search(r"(\d+) fichiers", answer["body"]).group(1))  # type: ignore[union-attr]
+        files = [await commission.next_file() for _ in range(count)]
+        kinds = {file["name"].rsplit(".", 1)[-1] for file in files}
+        assert {"md", "html", "csv", "png"} <= kinds
+        for file in files:
+            head = base64.b64decode(file["head"])
+            if file["name"].endswith(".png"):
+                assert head.startswith(b"\x89PNG") and file["mimetype"] == "image/png"
+            if file["name"].endswith(".md"):
+                assert str(year) in head.decode("utf-8", "replace")
         assert commission.unreadable() == [], commission.summary()

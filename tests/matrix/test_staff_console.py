@@ -313,3 +313,39 @@ async def test_the_morning_queue_and_the_interview_reminder_go_out_once_across_a
     await run_jobs()
     assert all("demain" not in m.body for m in await drain(person, quiet=3))
     assert all("Dossiers ouverts" not in m.body for m in await drain(staff, quiet=1))
+
+
+async def test_a_member_asks_for_the_yearly_report_and_gets_it_as_encrypted_files(
+    console: Deployment,
+) -> None:
+    staff, room = console.staff, staff_room(console)
+    await open_case(console)
+    year = datetime.now(console.resources.deployment.timezone).year
+    await drain(staff)
+
+    await staff.send(room, f"!rapport {year}")
+    answer = await next_where(staff, lambda m: m.body.startswith(f"Rapport {year}"))
+    files = [m for m in await drain(staff, quiet=5) if "file" in m.content]
+    assert f"{len(files)} fichiers" in answer.body
+    names = {m.content["filename"] for m in files}
+    assert any(name.endswith(".md") for name in names)
+    assert any(name.endswith(".csv") for name in names)
+    assert any(name.endswith(".png") for name in names)
+    for message in files:
+        assert message.decrypted
+        assert message.content["msgtype"] == (
+            "m.image" if message.content["info"]["mimetype"].startswith("image/") else "m.file"
+        )
+        stored, opened = await staff.download(message)
+        assert len(opened) == message.content["info"]["size"]
+        # The homeserver keeps ciphertext only: not a line of the report is readable there.
+        assert stored != opened
+        if message.content["filename"].endswith(".png"):
+            assert opened.startswith(b"\x89PNG") and not stored.startswith(b"\x89PNG")
+        if message.content["filename"].endswith(".md"):
+            assert str(year).encode() in opened and str(year).encode() not in stored
+
+    await staff.send(room, "!rapport 1999")
+    refused = await next_where(staff, lambda m: "1999" in m.body)
+    assert refused.body.startswith("Aucun dossier compté en 1999")
+    assert str(year) in refused.body

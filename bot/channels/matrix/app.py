@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, RoomPutStateResponse
+from nio import AsyncClient, RoomPutStateResponse, UploadResponse
 
 from bot.channels.matrix.channel import MatrixChannel
 from bot.channels.matrix.client import (
@@ -140,6 +141,7 @@ class MatrixBot:
                 bot_user_id=settings.user_id,
                 bot_fingerprint=None if master_key is None else fingerprint(master_key),
                 pin=lambda event_id: _pin(client, staff_room, event_id),
+                upload=lambda data: _upload_encrypted(client, data),
             )
             channel.on_activity = staff.wake
             channel.on_staff_event = staff.on_event
@@ -198,6 +200,17 @@ def _room_state(client: AsyncClient, room_id: str | None) -> tuple[bool, frozens
     if room is None:
         return None
     return bool(room.encrypted), frozenset(room.users)
+
+
+async def _upload_encrypted(client: AsyncClient, data: bytes) -> dict[str, Any] | None:
+    """The file encrypted on this side (AES-CTR, its own key), then uploaded: the `file`
+    object of its event. No file name goes with the upload, where the homeserver would
+    read it; the name travels in the encrypted event only."""
+    response, keys = await client.upload(io.BytesIO(data), encrypt=True, filesize=len(data))
+    if not isinstance(response, UploadResponse) or keys is None:
+        log.warning("event=matrix_upload_refused")
+        return None
+    return {"url": response.content_uri, **keys}
 
 
 async def _pin(client: AsyncClient, room_id: str, event_id: str) -> bool:

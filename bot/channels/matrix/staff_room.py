@@ -25,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nio import ReactionEvent, RedactionEvent, RoomMessageText
 from nio.events import Event as NioEvent
@@ -37,6 +37,9 @@ from bot.staff.console import ACKNOWLEDGE, TAKE, Answer, Console, reaction_key, 
 from flows.directory import Directory
 from flows.texts import Texts
 from storage import CaseFile, OutboxItem, Store, utcnow
+
+if TYPE_CHECKING:
+    from bot.report.publish import ReportFile
 
 log = logging.getLogger("bot.channels.matrix.staff_room")
 
@@ -60,6 +63,9 @@ MEMBER_ACTIONS = (ReactionEvent, RedactionEvent, RoomMessageText)
 
 # Sends one event to a room; the event id once the homeserver accepted it.
 Send = Callable[[str, dict[str, Any], str | None], Awaitable[str | None]]
+# Uploads a file encrypted; the `file` of its event (the media's address and its key) once
+# the homeserver took it, None when it refused.
+Upload = Callable[[bytes], Awaitable[dict[str, Any] | None]]
 
 
 def in_thread(content: dict[str, Any], root: str, reply_to: str | None = None) -> dict[str, Any]:
@@ -122,6 +128,7 @@ class StaffRoom:
     bot_fingerprint: str | None = None
     # Pins an event in the room; False when the bot may not (its power level).
     pin: Callable[[str], Awaitable[bool]] | None = None
+    upload: Upload | None = None
     clock: Callable[[], datetime] = utcnow
     _cards: dict[str, str] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -385,6 +392,32 @@ class StaffRoom:
             await self.store.link_staff_event(event_id, case_id, "answer")
         if answer.card_changed and case_id is not None:
             await self._refresh_card(case_id)
+        for attachment in answer.files:
+            await self._post_file(attachment, root, reply_to)
+
+    async def _post_file(
+        self, attachment: ReportFile, root: str | None, reply_to: str | None
+    ) -> None:
+        """A file of the answer, encrypted with its own key, which travels in the event
+        (itself encrypted for the room): the homeserver keeps only ciphertext."""
+        encrypted = None if self.upload is None else await self.upload(attachment.data)
+        if encrypted is None:
+            text = self.texts.get(self.locale, "staff_room.file_not_sent", name=attachment.name)
+            await self.send(self.room_id, text_content(text), None)
+            return
+        image = attachment.mimetype.startswith("image/")
+        content: dict[str, Any] = {
+            "msgtype": "m.image" if image else "m.file",
+            "body": attachment.name,
+            "filename": attachment.name,
+            "info": {"mimetype": attachment.mimetype, "size": len(attachment.data)},
+            "file": encrypted,
+        }
+        if root is not None:
+            content = in_thread(content, root, reply_to)
+        elif reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        await self.send(self.room_id, content, None)
 
     def _fingerprint_text(self) -> str:
         if self.bot_fingerprint is None:

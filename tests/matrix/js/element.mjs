@@ -7,9 +7,13 @@
 // stdout: one JSON object per line: {"event": "ready", "room"} once the chat (or the staff
 //   room) is open, then {"event": "message", "id", "room", "sender", "body", "encrypted",
 //   "decrypted", "failure", "shield": {"colour", "reason"}} for every message of the others,
-//   again when a message that failed to decrypt decrypts later; {"event": "error", "error"}
-//   before a failing exit. The library's warnings go to stderr.
+//   again when a message that failed to decrypt decrypts later; {"event": "file", "id",
+//   "name", "mimetype", "size", "head"} for an encrypted file, downloaded and opened as Element
+//   opens attachments (AES-CTR with the key its event carries, after checking its SHA-256;
+//   "head": its first bytes, base64); {"event": "error", "error"} before a failing exit. The
+//   library's warnings go to stderr.
 
+import { createHash, webcrypto } from "node:crypto";
 import { createInterface } from "node:readline";
 
 import { ClientEvent, createClient, MatrixEventEvent, RoomEvent } from "matrix-js-sdk";
@@ -104,6 +108,35 @@ async function report(client, event) {
   });
 }
 
+// What Element's attachment decryption does (matrix-encrypt-attachment): the hash of the
+// ciphertext first, then AES-CTR with the event's key and counter block.
+async function openFile(client, event) {
+  const content = event.getContent();
+  const file = content.file;
+  const [server, media] = file.url.slice("mxc://".length).split("/");
+  const response = await fetch(
+    `${client.getHomeserverUrl()}/_matrix/client/v1/media/download/${server}/${media}`,
+    { headers: { Authorization: `Bearer ${client.getAccessToken()}` } },
+  );
+  if (!response.ok) throw new Error(`download refused: ${response.status}`);
+  const stored = Buffer.from(await response.arrayBuffer());
+  const digest = createHash("sha256").update(stored).digest("base64").replace(/=+$/, "");
+  if (digest !== file.hashes.sha256) throw new Error("the file does not match its hash");
+  const key = await webcrypto.subtle.importKey("jwk", file.key, { name: "AES-CTR" }, false, ["decrypt"]);
+  const counter = Buffer.from(file.iv, "base64");
+  const opened = Buffer.from(
+    await webcrypto.subtle.decrypt({ name: "AES-CTR", counter, length: 64 }, key, stored),
+  );
+  emit({
+    event: "file",
+    id: event.getId(),
+    name: content.filename ?? content.body,
+    mimetype: content.info?.mimetype ?? null,
+    size: opened.length,
+    head: opened.subarray(0, 256).toString("base64"),
+  });
+}
+
 function listen(client) {
   client.on(RoomEvent.Timeline, async (event, room, toStartOfTimeline) => {
     if (toStartOfTimeline || event.getSender() === client.getUserId()) return;
@@ -113,6 +146,9 @@ function listen(client) {
       event.once(MatrixEventEvent.Decrypted, () => report(client, event));
     }
     await report(client, event);
+    if (!event.isDecryptionFailure() && event.getContent().file) {
+      await openFile(client, event).catch((error) => emit({ event: "error", error: String(error) }));
+    }
   });
 }
 

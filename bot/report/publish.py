@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -160,3 +162,20 @@ def _files(
         locale, deployment.report,
     )
     return files_of(build(rows, year, earlier, deployment, locale), words)
+
+
+def with_tables_zipped(files: list[ReportFile], year: int) -> list[ReportFile]:
+    """The files for a chat room: the CSV tables in one archive, so that the room gets a
+    handful of files rather than a message per table."""
+    tables = [file for file in files if file.mimetype == "text/csv"]
+    if not tables:
+        return files
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for table in tables:
+            # A fixed date: the same tables make the same archive.
+            archive.writestr(zipfile.ZipInfo(table.name, date_time=(year, 12, 31, 0, 0, 0)),
+                             table.data)
+    bundle = ReportFile(f"report-{year}-tables.zip", "application/zip", buffer.getvalue())
+    rest = [file for file in files if file.mimetype != "text/csv"]
+    return [*rest[:2], bundle, *rest[2:]]

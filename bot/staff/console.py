@@ -331,7 +331,7 @@ class Console:
             return Answer(self.t("done.report_no_year" + ("" if years else "_empty"),
                                  year=year, years=listed))
         # matplotlib is loaded when a member asks for a report, not when the bot starts.
-        from bot.report.publish import report_files
+        from bot.report.publish import report_files, with_tables_zipped
 
         try:
             files = await report_files(
@@ -340,6 +340,7 @@ class Console:
         except Exception as error:  # the room hears of it; the bot goes on
             log.error("event=report_failed error=%s", type(error).__name__)
             return Answer(self.t("done.report_failed", year=year))
+        files = with_tables_zipped(files, year)
         await self.store.record_staff_action("report", None, member)
         return Answer(self.t("done.report_sent", year=year, count=len(files)), files=tuple(files))
 

@@ -226,7 +226,7 @@ async def test_a_commission_member_on_element_opens_the_yearly_report_files(
         count = int(re.search(r"(\d+) fichiers", answer["body"]).group(1))  # type: ignore[union-attr]
         files = [await commission.next_file() for _ in range(count)]
         kinds = {file["name"].rsplit(".", 1)[-1] for file in files}
-        assert {"md", "html", "csv", "png"} <= kinds
+        assert {"md", "html", "zip", "png"} <= kinds
         for file in files:
             head = base64.b64decode(file["head"])
             if file["name"].endswith(".png"):

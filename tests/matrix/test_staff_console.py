@@ -4,6 +4,8 @@ end-to-end encrypted clients for the person and for the commission member."""
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -329,7 +331,7 @@ async def test_a_member_asks_for_the_yearly_report_and_gets_it_as_encrypted_file
     assert f"{len(files)} fichiers" in answer.body
     names = {m.content["filename"] for m in files}
     assert any(name.endswith(".md") for name in names)
-    assert any(name.endswith(".csv") for name in names)
+    assert any(name.endswith("-tables.zip") for name in names)
     assert any(name.endswith(".png") for name in names)
     for message in files:
         assert message.decrypted
@@ -344,6 +346,10 @@ async def test_a_member_asks_for_the_yearly_report_and_gets_it_as_encrypted_file
             assert opened.startswith(b"\x89PNG") and not stored.startswith(b"\x89PNG")
         if message.content["filename"].endswith(".md"):
             assert str(year).encode() in opened and str(year).encode() not in stored
+        if message.content["filename"].endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(opened)) as archive:
+                tables = archive.namelist()
+            assert tables and all(name.endswith(".csv") for name in tables)
 
     await staff.send(room, "!rapport 1999")
     refused = await next_where(staff, lambda m: "1999" in m.body)

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
 import sqlalchemy as sa
 
 from bot.dev.sample_year import seed_year
 from bot.report.disclosure import Kind
 from bot.report.publish import protected_tables, report_files
+from bot.staff.console import Console, People
 from flows.deployment import Deployment
 from storage import Store, tables
+from tests.conftest import RESOURCES
 from tests.report.attacker import pinned
 from tests.storage.helpers import FakeClock
 
 DEPLOYMENT = Deployment.load()
 RULES = DEPLOYMENT.report
+MEMBER = "@docteur.lefebvre:ordre.example"
 
 
 async def test_a_seeded_year_gives_a_report_with_no_count_to_recover(
@@ -55,3 +59,30 @@ async def test_a_seeded_year_gives_a_report_with_no_count_to_recover(
         # Nothing of a case reaches a file: not one case id.
         assert not any(case_id.encode() in file.data for case_id in case_ids)
     assert await report_files(store, 2024, locale="fr", deployment=DEPLOYMENT) == []
+
+
+async def test_the_console_answers_a_report_request_with_a_handful_of_files(
+    store: Store, clock: FakeClock
+) -> None:
+    console = Console(store, People(store, {}), RESOURCES, frozenset({MEMBER}))
+    empty = await console.report(MEMBER, "2026")
+    assert empty.files == ()
+    assert empty.text == "Aucun dossier compté en 2026, ni aucune autre année pour l'instant."
+    await seed_year(store, 2026, 30, 4, clock=clock)
+
+    usage = await console.report(MEMBER, "l'an dernier")
+    assert usage.files == () and "« !rapport 2026 »" in usage.text
+    assert "Années disponibles : 2026." in usage.text
+    assert (await console.report(MEMBER, "2019")).text.startswith("Aucun dossier compté en 2019")
+
+    answer = await console.report(MEMBER, " 2026 ")
+    kinds = [file.name.rsplit(".", 1)[-1] for file in answer.files]
+    assert kinds[:3] == ["md", "html", "zip"] and set(kinds[3:]) == {"png"}
+    assert f"{len(answer.files)} fichiers" in answer.text
+    bundle = next(file for file in answer.files if file.name.endswith(".zip"))
+    with zipfile.ZipFile(io.BytesIO(bundle.data)) as archive:
+        tables = archive.namelist()
+        assert "report-2026-closing-sex.csv" in tables
+        assert archive.read("report-2026-closing-sex.csv").decode("utf-8-sig").count("\n") >= 3
+    again = await console.report(MEMBER, "2026")
+    assert [file.data for file in again.files] == [file.data for file in answer.files]

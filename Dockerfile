@@ -3,6 +3,9 @@
 # Python: no compiler in the image.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# The yearly report's charts: matplotlib keeps its font cache on the container's only
+# writable place, the /tmp tmpfs (the root file system is read-only).
+ENV MPLCONFIGDIR=/tmp/matplotlib MPLBACKEND=Agg
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot

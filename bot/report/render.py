@@ -69,17 +69,21 @@ class Words:
         if category[0] == OTHER:
             return self.t("other")
         first, last = category[0], category[-1]
-        if self.texts.has(self.locale, f"report.edges.{first}.low") and self.texts.has(
-            self.locale, f"report.edges.{last}.high"
-        ):
-            # "1 à 7 jours" and "plus de 7 jours" merged read "plus d'un jour", not both.
-            low, high = self.t(f"edges.{first}.low"), self.t(f"edges.{last}.high")
-            if not low:
+        low, high = self._edge(first, "low"), self._edge(last, "high")
+        if self._edge(first, "high") or low:
+            # Bands merged: "1 à 7 jours" and "plus de 7 jours" read "plus de 24 heures".
+            # The first band of a scale has no low edge, the last no high one.
+            if low is None and high is not None:
                 return self.t("range_below", high=high)
-            if not high:
+            if high is None and low is not None:
                 return self.t("range_above", low=low)
-            return self.t("range_between", low=low, high=high)
+            if low is not None and high is not None:
+                return self.t("range_between", low=low, high=high)
         return self.t("range", first=self.label(field, first), last=self.label(field, last))
+
+    def _edge(self, band: str, side: str) -> str | None:
+        key = f"report.edges.{band}.{side}"
+        return self.texts.get(self.locale, key) if self.texts.has(self.locale, key) else None
 
     def cell(self, cell: Cell) -> str:
         if cell.kind is Kind.SMALL:

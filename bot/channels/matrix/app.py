@@ -206,7 +206,11 @@ async def _upload_encrypted(client: AsyncClient, data: bytes) -> dict[str, Any] 
     """The file encrypted on this side (AES-CTR, its own key), then uploaded: the `file`
     object of its event. No file name goes with the upload, where the homeserver would
     read it; the name travels in the encrypted event only."""
-    response, keys = await client.upload(io.BytesIO(data), encrypt=True, filesize=len(data))
+    try:
+        response, keys = await client.upload(io.BytesIO(data), encrypt=True, filesize=len(data))
+    except Exception as error:  # the homeserver away: the room is told the file did not go
+        log.warning("event=matrix_upload_failed error=%s", type(error).__name__)
+        return None
     if not isinstance(response, UploadResponse) or keys is None:
         log.warning("event=matrix_upload_refused")
         return None
